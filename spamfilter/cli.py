@@ -1,0 +1,150 @@
+"""The `spamfilter` command line: the composition root that wires training and scoring together.
+
+This is the only module of the `spamfilter` package that imports `training`, and it does so
+inside the commands, so serving never loads training code or data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+from tqdm import tqdm
+
+from spamfilter.artifact import MODEL_DIR_ENV, ModelLoadError, load_model
+from spamfilter.bulk import InputError, score_csv
+
+DATA_ENV = "SPAMFILTER_DATA_DIR"
+MODEL_OPTION = click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path),
+    envvar=MODEL_DIR_ENV,
+    help="Model registry or version directory (default: the bundled model).",
+)
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="spamfilter")
+def main() -> None:
+    """Self-hosted comment spam filter: train, evaluate and score."""
+
+
+@main.command()
+@click.option(
+    "--data",
+    "data_paths",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    envvar=DATA_ENV,
+    help="Labelled data files or directories (repeatable). Default: ../shared/data.",
+)
+@click.option("--out", "registry", type=click.Path(path_type=Path), default=Path("models"), show_default=True, help="Model registry directory to add the new version to.")
+@click.option("--version", "version", help="Version name (default: UTC date and time).")
+@click.option("--protocols/--no-protocols", default=True, show_default=True, help="Also evaluate ours and the baseline under every protocol for the card.")
+@click.option("--current/--no-current", default=True, show_default=True, help="Point the registry's CURRENT at the new version.")
+@click.option("-C", "C", type=click.FloatRange(min=1e-6), help="Inverse regularisation strength.")
+@click.option("--min-df", type=click.IntRange(min=1), help="Drop n-grams seen in fewer documents.")
+def train(
+    data_paths: tuple[Path, ...],
+    registry: Path,
+    version: str | None,
+    protocols: bool,
+    current: bool,
+    C: float | None,
+    min_df: int | None,
+) -> None:
+    """Train a model on labelled data and write it with its model card."""
+    from spamfilter.artifact import save_model
+    from spamfilter.model import DEFAULT_PARAMS
+    from spamfilter.tiers import Targets
+    from training.card import build_card, render_markdown
+    from training.data import DataError
+    from training.dataset import load_dataset
+    from training.report import protocol_chart
+    from training.train import fit_model, run_protocols
+
+    params = {**DEFAULT_PARAMS, **{k: v for k, v in {"C": C, "min_df": min_df}.items() if v is not None}}
+    version = version or dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    if (registry / version).exists():
+        raise click.ClickException(f"{registry / version} already exists; versions are immutable")
+    try:
+        dataset = load_dataset(list(data_paths) or [Path("../shared/data")], log=_say)
+    except DataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if len(set(dataset.labels.tolist())) < 2:
+        raise click.ClickException("the data needs both spam and ham to train on")
+    _say(f"fitting the model ({len(dataset.rows)} comments, 5 calibration folds + final fit)...")
+    trained = fit_model(dataset, params)
+    _say(f"fitted in {trained.seconds:.1f}s; thresholds {trained.thresholds.as_dict()}")
+    protocol_metrics = run_protocols(dataset, params, log=_say) if protocols else None
+    card = build_card(version, dataset, trained, params, Targets(), protocol_metrics)
+    target = save_model(trained.model, card, registry, render=render_markdown, make_current=current)
+    if protocol_metrics:
+        protocol_chart(protocol_metrics, target / "protocols.png")
+    _say(f"wrote {target}")
+
+
+@main.command()
+@MODEL_OPTION
+@click.option("--data", "data_paths", type=click.Path(path_type=Path), multiple=True, required=True, help="Labelled data files or directories (repeatable).")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), default=Path("evaluation.html"), show_default=True, help="Where to write the HTML report.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the metrics as JSON here.")
+def evaluate(model_dir: Path | None, data_paths: tuple[Path, ...], report_path: Path, json_path: Path | None) -> None:
+    """Score labelled data with a model; print metrics and write an HTML report with plots."""
+    from training.data import DataError
+    from training.dataset import load_dataset
+    from training.metrics import summarise
+    from training.report import write_report
+
+    model = _load(model_dir)
+    try:
+        dataset = load_dataset(list(data_paths), log=_say)
+    except DataError as exc:
+        raise click.ClickException(str(exc)) from exc
+    trained_on = {f["sha256"] for f in model.card.get("training_data", {}).get("files", [])}
+    if trained_on & {f.sha256 for f in dataset.files}:
+        _say("warning: some of this data trained the model; these figures are optimistic")
+    scores = np.array(
+        [model.scorer.probability(c) for c in tqdm(dataset.comments, unit="comments", file=sys.stderr)]
+    )
+    verdicts = [model.thresholds.verdict(p).value for p in scores]
+    metrics: dict[str, Any] = {"model_version": model.version, **summarise(dataset.labels, scores, verdicts)}
+    click.echo(json.dumps(metrics, indent=2))
+    write_report(report_path, f"Evaluation of {model.version}", dataset.labels, scores, model.thresholds, metrics)
+    if json_path:
+        json_path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    _say(f"wrote {report_path}")
+
+
+@main.command()
+@MODEL_OPTION
+@click.option("--input", "source", type=click.Path(path_type=Path), required=True, help="CSV with a `text` column and optional context columns.")
+@click.option("--output", "target", type=click.Path(path_type=Path), required=True, help="Where to write the scored CSV.")
+def score(model_dir: Path | None, source: Path, target: Path) -> None:
+    """Score a CSV of comments: adds spam_probability, verdict and reasons to every row."""
+    model = _load(model_dir)
+    started = time.perf_counter()
+    try:
+        written = score_csv(model, source, target)
+    except InputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    seconds = time.perf_counter() - started
+    _say(f"scored {written} comments with model {model.version} in {seconds:.1f}s into {target}")
+
+
+def _load(model_dir: Path | None) -> Any:
+    try:
+        return load_model(model_dir)
+    except ModelLoadError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,172 @@
+"""A lean scorer derived from the fitted model: the same arithmetic, without scikit-learn's overhead.
+
+scikit-learn's general transform path costs about 1.5 ms for one comment; serving needs tens of
+microseconds. Because the model is linear over L2-normalised TF-IDF blocks, each block's share of
+the decision is (sum of tf·idf·coef) / sqrt(sum of (tf·idf)^2) over the terms present, which a few
+dictionary look-ups compute exactly. A test holds it to the fitted pipeline within 1e-6.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from itertools import chain
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from spamfilter.comment import Comment, as_comment
+from spamfilter.features import (
+    SIGNAL_NAMES,
+    char_words,
+    compute_signals,
+    sublinear_tf,
+    word_char_ngrams,
+    word_ngrams,
+)
+from spamfilter.model import CalibratedSpamModel
+from spamfilter.normalise import Normalised, normalise
+from spamfilter.reasons import Reason, describe_signal, describe_token, top_reasons
+
+_WORD_CACHE_LIMIT = 200_000
+# Below this many distinct terms a Python loop beats numpy's per-call overhead.
+_NUMPY_FROM = 40
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One TF-IDF block: term → column, and per column idf and weighted coefficient."""
+
+    vocabulary: dict[str, int]
+    idf: list[float]
+    coef: list[float]
+    idf_coef: np.ndarray
+    idf_squared: np.ndarray
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A comment's calibrated spam probability, and the reasons when asked for."""
+
+    probability: float
+    reasons: list[Reason] = field(default_factory=list)
+
+
+def _block(vectoriser: TfidfVectorizer, coef: list[float], weight: float) -> _Block:
+    vocabulary = {term: int(column) for term, column in vectoriser.vocabulary_.items()}
+    idf = np.asarray(vectoriser.idf_, dtype=np.float64)
+    weighted = np.asarray(coef, dtype=np.float64) * weight
+    return _Block(vocabulary, idf.tolist(), weighted.tolist(), idf * weighted, idf * idf)
+
+
+class LeanScorer:
+    """Scores one comment with the fitted model's exact arithmetic, in plain Python."""
+
+    def __init__(self, model: CalibratedSpamModel):
+        union = model.pipeline_.named_steps["features"]
+        classifier = model.pipeline_.named_steps["classifier"]
+        coef = [float(c) for c in classifier.coef_.ravel()]
+        weights = union.transformer_weights or {}
+        words = union.named_transformers["words"].named_steps["tfidf"]
+        chars = union.named_transformers["chars"].named_steps["tfidf"]
+        n_words, n_chars = len(words.vocabulary_), len(chars.vocabulary_)
+        self._words = _block(words, coef[:n_words], weights.get("words", 1.0))
+        self._chars = _block(chars, coef[n_words : n_words + n_chars], weights.get("chars", 1.0))
+        signal_weight = weights.get("signals", 1.0)
+        self._signals = [c * signal_weight for c in coef[n_words + n_chars :]]
+        if len(self._signals) != len(SIGNAL_NAMES):
+            raise ValueError("the model's signals do not match this code's signals")
+        self._intercept = float(classifier.intercept_[0])
+        self._slope, self._offset = model.calibration_
+        self._word_columns: dict[str, tuple[int, ...]] = {}
+        self._word_terms = sorted(self._words.vocabulary, key=self._words.vocabulary.__getitem__)
+
+    def _char_columns(self, word: str) -> tuple[int, ...]:
+        columns = self._word_columns.get(word)
+        if columns is None:
+            vocabulary = self._chars.vocabulary
+            columns = tuple(vocabulary[g] for g in word_char_ngrams(word) if g in vocabulary)
+            if len(self._word_columns) >= _WORD_CACHE_LIMIT:
+                self._word_columns.clear()
+            self._word_columns[word] = columns
+        return columns
+
+    @staticmethod
+    def _block_share(block: _Block, counts: Counter[int]) -> tuple[float, float]:
+        """Return (dot, norm) for one block's column counts."""
+        if len(counts) < _NUMPY_FROM:
+            idf, coef = block.idf, block.coef
+            dot = squares = 0.0
+            for column, count in counts.items():
+                value = sublinear_tf(count) * idf[column]
+                squares += value * value
+                dot += value * coef[column]
+            return dot, math.sqrt(squares)
+        columns = np.fromiter(counts.keys(), dtype=np.intp, count=len(counts))
+        # 1 + log(count) is also right for a count of 1, so no branch is needed here.
+        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))
+        dot = float(tf @ block.idf_coef[columns])
+        return dot, math.sqrt(float((tf * tf) @ block.idf_squared[columns]))
+
+    def _counts(self, text: str) -> tuple[Counter[int], Counter[int], list[str]]:
+        vocabulary = self._words.vocabulary
+        word_counts = Counter([c for c in map(vocabulary.get, word_ngrams(text)) if c is not None])
+        words = char_words(text)
+        cache = self._word_columns
+        columns = [cache.get(word) or self._char_columns(word) for word in words]
+        return word_counts, Counter(chain.from_iterable(columns)), words
+
+    def decision(self, comment: Comment | str) -> tuple[float, Normalised, list[float]]:
+        """The uncalibrated linear score, with the normalised text and signals it came from."""
+        comment = as_comment(comment)
+        normalised = normalise(comment.text)
+        word_counts, char_counts, _ = self._counts(normalised.text)
+        total = self._intercept
+        for block, counts in ((self._words, word_counts), (self._chars, char_counts)):
+            dot, norm = self._block_share(block, counts)
+            if norm:
+                total += dot / norm
+        signals = compute_signals(comment, normalised)
+        total += sum(s * c for s, c in zip(signals, self._signals, strict=True))
+        return total, normalised, signals
+
+    def calibrate(self, decision: float) -> float:
+        """Platt-scaled probability of a decision value."""
+        z = self._slope * decision + self._offset
+        if z < -700:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def probability(self, comment: Comment | str) -> float:
+        """The calibrated spam probability."""
+        return self.calibrate(self.decision(comment)[0])
+
+    def score(self, comment: Comment | str, reasons: int = 5) -> Scored:
+        """Probability plus the strongest reasons either way."""
+        decision, normalised, signals = self.decision(comment)
+        probability = self.calibrate(decision)
+        if not reasons:
+            return Scored(probability)
+        contributions = self._contributions(normalised, signals)
+        return Scored(probability, top_reasons(contributions, reasons))
+
+    def _contributions(self, normalised: Normalised, signals: list[float]) -> dict[str, float]:
+        """Each feature's push in calibrated log-odds, character n-grams credited to their words."""
+        word_counts, char_counts, words = self._counts(normalised.text)
+        pushes: defaultdict[str, float] = defaultdict(float)
+        _, norm = self._block_share(self._words, word_counts)
+        for column, count in word_counts.items() if norm else ():
+            value = sublinear_tf(count) * self._words.idf[column]
+            pushes[describe_token(self._word_terms[column])] += value * self._words.coef[column] / norm
+        _, norm = self._block_share(self._chars, char_counts)
+        if norm:
+            for word in words:
+                for column in self._char_columns(word):
+                    count = char_counts[column]
+                    value = sublinear_tf(count) * self._chars.idf[column] * self._chars.coef[column]
+                    pushes[describe_token(word)] += value / norm / count
+        for name, value, coef in zip(SIGNAL_NAMES, signals, self._signals, strict=True):
+            if value:
+                pushes[describe_signal(name, normalised)] += value * coef
+        return {feature: push * self._slope for feature, push in pushes.items()}
