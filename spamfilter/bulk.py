@@ -33,7 +33,10 @@ def score_csv(model: LoadedModel, source: Path, target: Path, progress: bool = T
     written = 0
     partial = target.with_name(f".{target.name}.partial")
     try:
-        with source.open(encoding="utf-8-sig", newline="") as inp, partial.open("w", encoding="utf-8", newline="") as out:
+        with (
+            source.open(encoding="utf-8-sig", newline="") as inp,
+            partial.open("w", encoding="utf-8", newline="") as out,
+        ):
             reader = csv.DictReader(inp)
             columns = list(reader.fieldnames or [])
             if "text" not in columns:

@@ -49,10 +49,24 @@ def main() -> None:
     envvar=DATA_ENV,
     help="Labelled data files or directories (repeatable). Default: ../shared/data.",
 )
-@click.option("--out", "registry", type=click.Path(path_type=Path), default=Path("models"), show_default=True, help="Model registry directory to add the new version to.")
+@click.option(
+    "--out",
+    "registry",
+    type=click.Path(path_type=Path),
+    default=Path("models"),
+    show_default=True,
+    help="Model registry directory to add the new version to.",
+)
 @click.option("--version", "version", help="Version name (default: UTC date and time).")
-@click.option("--protocols/--no-protocols", default=True, show_default=True, help="Also evaluate ours and the baseline under every protocol for the card.")
-@click.option("--current/--no-current", default=True, show_default=True, help="Point the registry's CURRENT at the new version.")
+@click.option(
+    "--protocols/--no-protocols",
+    default=True,
+    show_default=True,
+    help="Also evaluate ours and the baseline under every protocol for the card.",
+)
+@click.option(
+    "--current/--no-current", default=True, show_default=True, help="Point the registry's CURRENT at the new version."
+)
 @click.option("-C", "C", type=click.FloatRange(min=1e-6), help="Inverse regularisation strength.")
 @click.option("--min-df", type=click.IntRange(min=1), help="Drop n-grams seen in fewer documents.")
 def train(
@@ -97,8 +111,22 @@ def train(
 
 @main.command()
 @MODEL_OPTION
-@click.option("--data", "data_paths", type=click.Path(path_type=Path), multiple=True, required=True, help="Labelled data files or directories (repeatable).")
-@click.option("--report", "report_path", type=click.Path(path_type=Path), default=Path("evaluation.html"), show_default=True, help="Where to write the HTML report.")
+@click.option(
+    "--data",
+    "data_paths",
+    type=click.Path(path_type=Path),
+    multiple=True,
+    required=True,
+    help="Labelled data files or directories (repeatable).",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    default=Path("evaluation.html"),
+    show_default=True,
+    help="Where to write the HTML report.",
+)
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the metrics as JSON here.")
 def evaluate(model_dir: Path | None, data_paths: tuple[Path, ...], report_path: Path, json_path: Path | None) -> None:
     """Score labelled data with a model; print metrics and write an HTML report with plots."""
@@ -115,9 +143,7 @@ def evaluate(model_dir: Path | None, data_paths: tuple[Path, ...], report_path: 
     trained_on = {f["sha256"] for f in model.card.get("training_data", {}).get("files", [])}
     if trained_on & {f.sha256 for f in dataset.files}:
         _say("warning: some of this data trained the model; these figures are optimistic")
-    scores = np.array(
-        [model.scorer.probability(c) for c in tqdm(dataset.comments, unit="comments", file=sys.stderr)]
-    )
+    scores = np.array([model.scorer.probability(c) for c in tqdm(dataset.comments, unit="comments", file=sys.stderr)])
     verdicts = [model.thresholds.verdict(p).value for p in scores]
     metrics: dict[str, Any] = {"model_version": model.version, **summarise(dataset.labels, scores, verdicts)}
     click.echo(json.dumps(metrics, indent=2))
@@ -129,8 +155,16 @@ def evaluate(model_dir: Path | None, data_paths: tuple[Path, ...], report_path: 
 
 @main.command()
 @MODEL_OPTION
-@click.option("--input", "source", type=click.Path(path_type=Path), required=True, help="CSV with a `text` column and optional context columns.")
-@click.option("--output", "target", type=click.Path(path_type=Path), required=True, help="Where to write the scored CSV.")
+@click.option(
+    "--input",
+    "source",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="CSV with a `text` column and optional context columns.",
+)
+@click.option(
+    "--output", "target", type=click.Path(path_type=Path), required=True, help="Where to write the scored CSV."
+)
 def score(model_dir: Path | None, source: Path, target: Path) -> None:
     """Score a CSV of comments: adds spam_probability, verdict and reasons to every row."""
     model = _load(model_dir)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 CONTEXT_FIELDS = (
     "author",
@@ -42,14 +42,11 @@ class Comment:
     @classmethod
     def from_mapping(cls, data: dict[str, object]) -> Comment:
         """Build a comment from a mapping with a `text` key and optional context keys."""
-        context = {
-            name: str(data[name]) if data.get(name) not in (None, "") else None
-            for name in CONTEXT_FIELDS
-        }
-        return cls(text=str(data.get("text") or ""), **context)  # type: ignore[arg-type]
+        context = {name: str(data[name]) if data.get(name) not in (None, "") else None for name in CONTEXT_FIELDS}
+        return cls(text=str(data.get("text") or ""), **context)
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """What the filter advises the site to do with a comment."""
 
     HAM = "ham"

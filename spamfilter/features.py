@@ -6,6 +6,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,7 +17,7 @@ from spamfilter.normalise import SHORTENERS, Normalised, normalise
 
 WORD_TOKEN = re.compile(r"(?:url|email|phone):[a-z0-9.\-/]*|[^\W_]+")
 SPECIAL_PREFIXES = ("url:", "email:", "phone:")
-CHAR_NGRAM_RANGE = (2, 5)
+CHAR_NGRAM_RANGE = (3, 5)
 # Longer "words" are blobs (hashes, base64): their first characters say all there is to say.
 MAX_WORD_CHARS = 40
 
@@ -40,10 +41,15 @@ SIGNALS: tuple[tuple[str, str], ...] = (
 SIGNAL_NAMES = tuple(name for name, _ in SIGNALS)
 
 
-def word_ngrams(text: str) -> list[str]:
-    """Word unigrams and bigrams of a normalised text (link, e-mail, phone tokens kept whole)."""
-    tokens = WORD_TOKEN.findall(text)
-    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+def word_tokens(text: str) -> list[str]:
+    """The words of a normalised text, with link, e-mail and phone tokens kept whole."""
+    return WORD_TOKEN.findall(text)
+
+
+def word_ngrams(text: str | list[str]) -> list[str]:
+    """Word unigrams and bigrams of a normalised text (or of its already split tokens)."""
+    tokens = WORD_TOKEN.findall(text) if isinstance(text, str) else text
+    return tokens + [f"{a} {b}" for a, b in pairwise(tokens)]
 
 
 @lru_cache(maxsize=200_000)
@@ -51,14 +57,13 @@ def word_char_ngrams(word: str) -> tuple[str, ...]:
     """Character n-grams of one word padded with spaces, as scikit-learn's `char_wb` makes them."""
     padded = f" {word[:MAX_WORD_CHARS]} "
     low, high = CHAR_NGRAM_RANGE
-    return tuple(
-        padded[i : i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1)
-    )
+    return tuple(padded[i : i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1))
 
 
-def char_words(text: str) -> list[str]:
-    """The words of a normalised text whose characters are features (not link tokens)."""
-    return [w for w in WORD_TOKEN.findall(text) if not w.startswith(SPECIAL_PREFIXES)]
+def char_words(text: str | list[str]) -> list[str]:
+    """The words of a normalised text (or its tokens) whose characters are features: not links."""
+    tokens = WORD_TOKEN.findall(text) if isinstance(text, str) else text
+    return [w for w in tokens if not w.startswith(SPECIAL_PREFIXES)]
 
 
 def char_ngrams(text: str) -> list[str]:
@@ -92,7 +97,7 @@ def compute_signals(comment: Comment, normalised: Normalised) -> list[float]:
     ]
 
 
-class TextNormaliser(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class TextNormaliser(TransformerMixin, BaseEstimator):
     """Comments (or bare texts) in, normalised texts out."""
 
     def fit(self, X: Iterable[Comment | str], y: object = None) -> TextNormaliser:
@@ -104,7 +109,7 @@ class TextNormaliser(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         return [normalise(as_comment(x).text).text for x in X]
 
 
-class SignalExtractor(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class SignalExtractor(TransformerMixin, BaseEstimator):
     """Comments (or bare texts) in, a sparse matrix of structural signals out."""
 
     def fit(self, X: Iterable[Comment | str], y: object = None) -> SignalExtractor:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -38,7 +39,7 @@ def _tfidf(analyzer: Any, min_df: int) -> TfidfVectorizer:
     return TfidfVectorizer(analyzer=analyzer, min_df=min_df, sublinear_tf=True, dtype=np.float64)
 
 
-class CalibratedSpamModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
+class CalibratedSpamModel(ClassifierMixin, BaseEstimator):
     """A linear pipeline whose decision is Platt-scaled on out-of-fold predictions.
 
     Folds keep near-duplicate groups together, so the calibration and the out-of-fold
@@ -50,18 +51,14 @@ class CalibratedSpamModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         self.cv = cv
         self.random_state = random_state
 
-    def fit(
-        self, X: Sequence[Comment | str], y: Sequence[int], groups: Sequence[int] | None = None
-    ) -> CalibratedSpamModel:
+    def fit(self, X: Sequence[Comment | str], y: ArrayLike, groups: ArrayLike | None = None) -> CalibratedSpamModel:
         """Fit out-of-fold for calibration, then on everything."""
         y_arr = np.asarray(y, dtype=int)
         groups_arr = np.arange(len(y_arr)) if groups is None else np.asarray(groups)
         base = self.estimator if self.estimator is not None else build_pipeline()
         folds = StratifiedGroupKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
         splits = list(folds.split(np.zeros(len(y_arr)), y_arr, groups_arr))
-        self.oof_decision_ = cross_val_predict(
-            clone(base), list(X), y_arr, cv=splits, method="decision_function"
-        )
+        self.oof_decision_ = cross_val_predict(clone(base), list(X), y_arr, cv=splits, method="decision_function")
         platt = LogisticRegression(C=1e6, max_iter=1000).fit(self.oof_decision_.reshape(-1, 1), y_arr)
         self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
         self.oof_probability_ = self._calibrate(self.oof_decision_)

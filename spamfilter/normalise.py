@@ -19,13 +19,69 @@ _INVISIBLE_IN_WORD = re.compile(f"\\w[{_INVISIBLE}]+\\w")
 
 # Latin look-alikes from Cyrillic, Greek and a few symbol blocks that NFKC leaves alone.
 _HOMOGLYPHS = {
-    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
-    "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j", "ѕ": "s", "ԁ": "d",
-    "ɡ": "g", "һ": "h", "ԛ": "q", "ԝ": "w", "ү": "y", "ӏ": "l", "ɑ": "a", "ᴀ": "a", "ʙ": "b",
-    "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j", "ᴋ": "k", "ʟ": "l",
-    "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v",
-    "ᴡ": "w", "ʏ": "y", "ᴢ": "z", "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k",
-    "ν": "v", "ο": "o", "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ѡ": "w", "ɩ": "i",
+    "а": "a",
+    "в": "b",
+    "е": "e",
+    "ё": "e",
+    "к": "k",
+    "м": "m",
+    "н": "h",
+    "о": "o",
+    "р": "p",
+    "с": "c",
+    "т": "t",
+    "у": "y",
+    "х": "x",
+    "і": "i",
+    "ї": "i",
+    "ј": "j",
+    "ѕ": "s",
+    "ԁ": "d",
+    "ɡ": "g",
+    "һ": "h",
+    "ԛ": "q",
+    "ԝ": "w",
+    "ү": "y",
+    "ӏ": "l",
+    "ɑ": "a",
+    "ᴀ": "a",
+    "ʙ": "b",
+    "ᴄ": "c",
+    "ᴅ": "d",
+    "ᴇ": "e",
+    "ɢ": "g",
+    "ʜ": "h",
+    "ɪ": "i",
+    "ᴊ": "j",
+    "ᴋ": "k",
+    "ʟ": "l",
+    "ᴍ": "m",
+    "ɴ": "n",
+    "ᴏ": "o",
+    "ᴘ": "p",
+    "ʀ": "r",
+    "ꜱ": "s",
+    "ᴛ": "t",
+    "ᴜ": "u",
+    "ᴠ": "v",
+    "ᴡ": "w",
+    "ʏ": "y",
+    "ᴢ": "z",
+    "α": "a",
+    "β": "b",
+    "ε": "e",
+    "η": "n",
+    "ι": "i",
+    "κ": "k",
+    "ν": "v",
+    "ο": "o",
+    "ρ": "p",
+    "τ": "t",
+    "υ": "u",
+    "χ": "x",
+    "ω": "w",
+    "ѡ": "w",
+    "ɩ": "i",
 }
 _HOMOGLYPH_TABLE = str.maketrans(_HOMOGLYPHS)
 _HOMOGLYPH_CHARS = "".join(_HOMOGLYPHS)
@@ -36,7 +92,29 @@ _OTHER_LETTER = re.compile(r"[^\W\d_a-z]")
 
 _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 _LEET_WORD = re.compile(r"(?<![\w@$])(?=[\w@$]*[a-z])(?=[\w@$]*[013457@$])[a-z0-9@$]{3,}(?![\w@$])")
-_LEET_KEEP = frozenset("mp3 mp4 ps3 ps4 ps5 3d 4k 4g 5g 3g b2b p2p h1n1 covid19 i5 i7 a4 a5 f1".split())
+_LEET_KEEP = frozenset(
+    [
+        "mp3",
+        "mp4",
+        "ps3",
+        "ps4",
+        "ps5",
+        "3d",
+        "4k",
+        "4g",
+        "5g",
+        "3g",
+        "b2b",
+        "p2p",
+        "h1n1",
+        "covid19",
+        "i5",
+        "i7",
+        "a4",
+        "a5",
+        "f1",
+    ]
+)
 _ORDINALISH = re.compile(r"\d+[a-z]{1,2}|[a-z]\d|\w*\d{3,}\w*")
 
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
@@ -69,10 +147,31 @@ _URL_SECTION = re.compile(r"(?:https?://)?[^/\s]+/([a-z]{2,20})(?![\w\-.])")
 _TRAILING_PUNCT = ".,;:!?)]}'\""
 
 SHORTENERS = frozenset(
-    "bit.ly goo.gl tinyurl.com t.co ow.ly is.gd buff.ly adf.ly bitly.com tiny.cc cutt.ly "
-    "rebrand.ly shorturl.at t.ly rb.gy v.gd bl.ink lnkd.in shorte.st ouo.io clck.ru".split()
+    [
+        "bit.ly",
+        "goo.gl",
+        "tinyurl.com",
+        "t.co",
+        "ow.ly",
+        "is.gd",
+        "buff.ly",
+        "adf.ly",
+        "bitly.com",
+        "tiny.cc",
+        "cutt.ly",
+        "rebrand.ly",
+        "shorturl.at",
+        "t.ly",
+        "rb.gy",
+        "v.gd",
+        "bl.ink",
+        "lnkd.in",
+        "shorte.st",
+        "ouo.io",
+        "clck.ru",
+    ]
 )
-_SECOND_LEVEL = frozenset("co com org net ac gov edu ne or go".split())
+_SECOND_LEVEL = frozenset(["co", "com", "org", "net", "ac", "gov", "edu", "ne", "or", "go"])
 
 
 @dataclass(frozen=True)
@@ -180,7 +279,7 @@ def _extract_links(text: str, found: set[str]) -> tuple[str, list[str], int]:
         domains.append(domain)
         section = _URL_SECTION.match(url)
         # A bare `url:` token lets any link count, bounded by the TF-IDF norm like every word; the
-        # domain says where it goes; the first path word tells a profile page from a video or an article on the same site.
+        # domain says where it goes; the first path word tells a profile from a video or article.
         if section:
             return f" url: url:{domain} url:{domain}/{section.group(1).lower()} "
         return f" url: url:{domain} "

@@ -24,6 +24,7 @@ from spamfilter.features import (
     sublinear_tf,
     word_char_ngrams,
     word_ngrams,
+    word_tokens,
 )
 from spamfilter.model import CalibratedSpamModel
 from spamfilter.normalise import Normalised, normalise
@@ -43,6 +44,20 @@ class _Block:
     coef: list[float]
     idf_coef: np.ndarray
     idf_squared: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """Everything one scoring pass computed, kept so reasons need not recompute it."""
+
+    decision: float
+    normalised: Normalised
+    signals: list[float]
+    words: list[str]
+    word_counts: Counter[int]
+    char_counts: Counter[int]
+    word_norm: float
+    char_norm: float
 
 
 @dataclass(frozen=True)
@@ -109,27 +124,25 @@ class LeanScorer:
         dot = float(tf @ block.idf_coef[columns])
         return dot, math.sqrt(float((tf * tf) @ block.idf_squared[columns]))
 
-    def _counts(self, text: str) -> tuple[Counter[int], Counter[int], list[str]]:
-        vocabulary = self._words.vocabulary
-        word_counts = Counter([c for c in map(vocabulary.get, word_ngrams(text)) if c is not None])
-        words = char_words(text)
-        cache = self._word_columns
-        columns = [cache.get(word) or self._char_columns(word) for word in words]
-        return word_counts, Counter(chain.from_iterable(columns)), words
-
-    def decision(self, comment: Comment | str) -> tuple[float, Normalised, list[float]]:
-        """The uncalibrated linear score, with the normalised text and signals it came from."""
+    def _evaluate(self, comment: Comment | str) -> _Evaluation:
         comment = as_comment(comment)
         normalised = normalise(comment.text)
-        word_counts, char_counts, _ = self._counts(normalised.text)
-        total = self._intercept
-        for block, counts in ((self._words, word_counts), (self._chars, char_counts)):
-            dot, norm = self._block_share(block, counts)
-            if norm:
-                total += dot / norm
+        vocabulary = self._words.vocabulary
+        tokens = word_tokens(normalised.text)
+        word_counts = Counter([c for c in map(vocabulary.get, word_ngrams(tokens)) if c is not None])
+        words = char_words(tokens)
+        cache = self._word_columns
+        char_counts = Counter(chain.from_iterable([cache.get(w) or self._char_columns(w) for w in words]))
+        word_dot, word_norm = self._block_share(self._words, word_counts)
+        char_dot, char_norm = self._block_share(self._chars, char_counts)
         signals = compute_signals(comment, normalised)
-        total += sum(s * c for s, c in zip(signals, self._signals, strict=True))
-        return total, normalised, signals
+        decision = self._intercept + sum(s * c for s, c in zip(signals, self._signals, strict=True))
+        decision += (word_dot / word_norm if word_norm else 0.0) + (char_dot / char_norm if char_norm else 0.0)
+        return _Evaluation(decision, normalised, signals, words, word_counts, char_counts, word_norm, char_norm)
+
+    def decision(self, comment: Comment | str) -> float:
+        """The uncalibrated linear score."""
+        return self._evaluate(comment).decision
 
     def calibrate(self, decision: float) -> float:
         """Platt-scaled probability of a decision value."""
@@ -140,33 +153,32 @@ class LeanScorer:
 
     def probability(self, comment: Comment | str) -> float:
         """The calibrated spam probability."""
-        return self.calibrate(self.decision(comment)[0])
+        return self.calibrate(self._evaluate(comment).decision)
 
     def score(self, comment: Comment | str, reasons: int = 5) -> Scored:
         """Probability plus the strongest reasons either way."""
-        decision, normalised, signals = self.decision(comment)
-        probability = self.calibrate(decision)
+        evaluation = self._evaluate(comment)
+        probability = self.calibrate(evaluation.decision)
         if not reasons:
             return Scored(probability)
-        contributions = self._contributions(normalised, signals)
-        return Scored(probability, top_reasons(contributions, reasons))
+        return Scored(probability, top_reasons(self._contributions(evaluation), reasons))
 
-    def _contributions(self, normalised: Normalised, signals: list[float]) -> dict[str, float]:
+    def _contributions(self, e: _Evaluation) -> dict[str, float]:
         """Each feature's push in calibrated log-odds, character n-grams credited to their words."""
-        word_counts, char_counts, words = self._counts(normalised.text)
         pushes: defaultdict[str, float] = defaultdict(float)
-        _, norm = self._block_share(self._words, word_counts)
-        for column, count in word_counts.items() if norm else ():
-            value = sublinear_tf(count) * self._words.idf[column]
-            pushes[describe_token(self._word_terms[column])] += value * self._words.coef[column] / norm
-        _, norm = self._block_share(self._chars, char_counts)
-        if norm:
-            for word in words:
-                for column in self._char_columns(word):
-                    count = char_counts[column]
-                    value = sublinear_tf(count) * self._chars.idf[column] * self._chars.coef[column]
-                    pushes[describe_token(word)] += value / norm / count
-        for name, value, coef in zip(SIGNAL_NAMES, signals, self._signals, strict=True):
+        words, chars = self._words, self._chars
+        for column, count in e.word_counts.items() if e.word_norm else ():
+            value = sublinear_tf(count) * words.idf[column] * words.coef[column]
+            pushes[describe_token(self._word_terms[column])] += value / e.word_norm
+        if e.char_norm:
+            # A shared n-gram's push is split evenly between the words it occurs in.
+            per_occurrence = {
+                column: sublinear_tf(count) * chars.idf[column] * chars.coef[column] / e.char_norm / count
+                for column, count in e.char_counts.items()
+            }
+            for word in e.words:
+                pushes[describe_token(word)] += sum(map(per_occurrence.__getitem__, self._char_columns(word)))
+        for name, value, coef in zip(SIGNAL_NAMES, e.signals, self._signals, strict=True):
             if value:
-                pushes[describe_signal(name, normalised)] += value * coef
+                pushes[describe_signal(name, e.normalised)] += value * coef
         return {feature: push * self._slope for feature, push in pushes.items()}

@@ -112,9 +112,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "|---|---|---|",
     ]
     for tier in ("review", "spam", "discard"):
-        lines.append(
-            f"| {tier} | {card['thresholds'][tier]:.4f} | {card['targets'][f'{tier}_max_ham_rate']:.2%} |"
-        )
+        lines.append(f"| {tier} | {card['thresholds'][tier]:.4f} | {card['targets'][f'{tier}_max_ham_rate']:.2%} |")
     validation = card["metrics"]["out_of_fold_validation"]
     lines += ["", "## Out-of-fold validation (grouped 5-fold, whole training set)", ""]
     lines += [f"- {key}: {_fmt(validation[key])}" for key in HEADLINE if key in validation]

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from spamfilter.comment import CONTEXT_FIELDS, Comment, parse_label
+from spamfilter.comment import Comment, parse_label
 
 YOUTUBE_HEADER = ["COMMENT_ID", "AUTHOR", "DATE", "CONTENT", "CLASS"]
 SMS_FILE = "SMSSpamCollection"
@@ -123,9 +123,7 @@ def _read_sms(handle: TextIO, report: FileReport) -> None:
             if not sep:
                 raise ValueError("expected label<TAB>text")
             comment = Comment(text=_check_text(text))
-            report.rows.append(
-                LabelledComment(comment, parse_label(label), "sms", "sms", f"{report.path}:{number}")
-            )
+            report.rows.append(LabelledComment(comment, parse_label(label), "sms", "sms", f"{report.path}:{number}"))
         except ValueError as exc:
             report.rejected.append(RowError(report.path, number, str(exc)))
 
@@ -186,9 +184,9 @@ def read_file(path: Path) -> FileReport:
     """Read one labelled file in whichever supported format it is."""
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    fmt = _detect_format(path)
-    report = FileReport(str(path), fmt, sha256_file(path))
     try:
+        fmt = _detect_format(path)
+        report = FileReport(str(path), fmt, sha256_file(path))
         with path.open(encoding="utf-8-sig", newline="") as handle:
             _READERS[fmt](handle, report)
     except UnicodeDecodeError as exc:

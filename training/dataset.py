@@ -56,7 +56,7 @@ class Dataset:
             "rows_kept": len(self.rows),
             "spam": spam,
             "ham": len(self.rows) - spam,
-            "near_duplicate_groups": int(len(np.unique(self.groups))),
+            "near_duplicate_groups": len(np.unique(self.groups)),
         }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.metrics import (
     average_precision_score,
     f1_score,
@@ -22,13 +23,11 @@ def spam_caught_at_fpr(labels: np.ndarray, scores: np.ndarray, max_fpr: float) -
     return float(tpr[fpr <= max_fpr].max(initial=0.0))
 
 
-def summarise(
-    labels: Sequence[int], scores: Sequence[float], verdicts: Sequence[str] | None = None
-) -> dict[str, object]:
+def summarise(labels: ArrayLike, scores: ArrayLike, verdicts: Sequence[str] | None = None) -> dict[str, object]:
     """ROC-AUC, PR-AUC, F1 and MCC at 0.5, catch rates at 1 % and 0.1 % ham lost, tier table."""
     y = np.asarray(labels, dtype=int)
     p = np.asarray(scores, dtype=float)
-    result: dict[str, object] = {"n": int(len(y)), "spam": int(y.sum()), "ham": int(len(y) - y.sum())}
+    result: dict[str, object] = {"n": len(y), "spam": int(y.sum()), "ham": int(len(y) - y.sum())}
     if len(np.unique(y)) < 2:
         result["note"] = "only one class present: ranking metrics undefined"
         return result

@@ -13,11 +13,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # reports are drawn on servers with no display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import precision_recall_curve, roc_curve
 
-from spamfilter.tiers import Thresholds  # noqa: E402
+from spamfilter.tiers import Thresholds
 
 
 def _png(figure: plt.Figure) -> str:
@@ -50,7 +50,7 @@ def _pr(labels: np.ndarray, scores: np.ndarray) -> str:
 
 def _distribution(labels: np.ndarray, scores: np.ndarray, thresholds: Thresholds) -> str:
     figure, axis = plt.subplots(figsize=(6, 4))
-    bins = np.linspace(0, 1, 41)
+    bins = np.linspace(0, 1, 41).tolist()
     axis.hist(scores[labels == 0], bins=bins, alpha=0.6, label="ham", color="tab:blue", log=True)
     axis.hist(scores[labels == 1], bins=bins, alpha=0.6, label="spam", color="tab:red", log=True)
     for name, value in thresholds.as_dict().items():

@@ -41,7 +41,7 @@ def fit_model(dataset: Dataset, params: dict[str, Any] | None = None, targets: T
     return TrainedModel(model, thresholds, validation, time.perf_counter() - started)
 
 
-def _evaluate_split(dataset: Dataset, split: Split, params: dict[str, Any] | None) -> dict[str, object]:
+def _evaluate_split(dataset: Dataset, split: Split, params: dict[str, Any] | None) -> dict[str, Any]:
     train, test = dataset.subset(split.train), dataset.subset(split.test)
     ours = fit_model(train, params)
     ours_scores = ours.model.predict_proba(test.comments)[:, 1]

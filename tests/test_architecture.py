@@ -1,0 +1,45 @@
+"""Dependencies point one way, and the README documents every command and setting."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from spamfilter.cli import main
+from tests.conftest import REPO
+
+PACKAGES = ("spamfilter", "training")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "spamfilter").glob("*.py")), ids=lambda p: p.name)
+def test_shared_code_never_imports_training(path: Path) -> None:
+    if path.name == "cli.py":  # the composition root, importing training lazily inside commands
+        source = path.read_text()
+        assert not re.search(r"^from training|^import training", source, re.MULTILINE)
+        return
+    assert "training" not in _imports(path)
+
+
+def test_readme_documents_commands_and_settings() -> None:
+    readme = (REPO / "README.md").read_text()
+    for command in main.commands:
+        assert f"spamfilter {command}" in readme, command
+    code = "\n".join(p.read_text() for package in PACKAGES for p in (REPO / package).rglob("*.py"))
+    settings = set(re.findall(r"SPAMFILTER_[A-Z_]+", code))
+    assert settings, "expected at least one setting"
+    for name in settings:
+        assert f"`{name}`" in readme, name
