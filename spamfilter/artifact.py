@@ -160,6 +160,7 @@ def save_model(
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         if render is not None:
             (staging / "MODEL_CARD.md").write_text(render(card), encoding="utf-8")
+        staging.chmod(0o755)  # mkdtemp makes it private; a non-root service user must read it
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -126,7 +126,7 @@ def protocol_chart(protocols: dict[str, Any], path: Path) -> None:
         axis.bar(x + 0.2, base, 0.4, label="baseline")
         axis.set_xticks(x, names, fontsize=8)
         axis.set_title(metric.replace("_", " "))
-        axis.set_ylim(0, 1.05)
+        axis.set_ylim(0.5 if metric == "roc_auc" else 0.0, 1.02)
     axes[0].legend(loc="lower left")
     figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
