@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import sys
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from spamfilter.artifact import sha256_of
 from spamfilter.comment import Comment, parse_label
 
 YOUTUBE_HEADER = ["COMMENT_ID", "AUTHOR", "DATE", "CONTENT", "CLASS"]
@@ -70,15 +70,6 @@ class FileReport:
             "spam": spam,
             "ham": len(self.rows) - spam,
         }
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_text(text: str) -> str:
@@ -186,7 +177,7 @@ def read_file(path: Path) -> FileReport:
         raise DataError(f"{path}: no such file")
     try:
         fmt = _detect_format(path)
-        report = FileReport(str(path), fmt, sha256_file(path))
+        report = FileReport(str(path), fmt, sha256_of(path))
         with path.open(encoding="utf-8-sig", newline="") as handle:
             _READERS[fmt](handle, report)
     except UnicodeDecodeError as exc:
