@@ -61,7 +61,7 @@ def test_train_then_score_then_evaluate(runner: CliRunner, labelled_csv: Path, t
     )
     assert result.exit_code == 0, result.output
     assert '"roc_auc"' in result.output and "optimistic" in result.output
-    assert report.read_text().count("data:image/png;base64,") == 4
+    assert report.read_text().count("data:image/png;base64,") == 5
 
 
 def test_score_uses_bundled_model_by_default(

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.metrics import (
     average_precision_score,
+    brier_score_loss,
     f1_score,
     matthews_corrcoef,
     roc_auc_score,
@@ -40,6 +41,8 @@ def summarise(labels: ArrayLike, scores: ArrayLike, verdicts: Sequence[str] | No
             "mcc": float(matthews_corrcoef(y, predicted)),
             "spam_caught_at_1pct_fpr": spam_caught_at_fpr(y, p, 0.01),
             "spam_caught_at_0.1pct_fpr": spam_caught_at_fpr(y, p, 0.001),
+            "brier": float(brier_score_loss(y, p)),
+            "expected_calibration_error": expected_calibration_error(y, p),
         }
     )
     if verdicts is not None:
@@ -54,3 +57,13 @@ def tier_table(labels: np.ndarray, verdicts: Sequence[str]) -> dict[str, dict[st
         name: {tier.value: int(((labels == cls) & (v == tier.value)).sum()) for tier in Verdict}
         for name, cls in (("ham", 0), ("spam", 1))
     }
+
+
+def expected_calibration_error(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> float:
+    """Mean gap between predicted probability and observed spam rate, over equal-width bins."""
+    which = np.minimum((scores * bins).astype(int), bins - 1)
+    gap = 0.0
+    for b in np.unique(which):
+        members = which == b
+        gap += members.sum() * abs(scores[members].mean() - labels[members].mean())
+    return float(gap / len(scores))

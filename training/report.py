@@ -73,9 +73,27 @@ def _threshold_plot(labels: np.ndarray, scores: np.ndarray, thresholds: Threshol
     for name, value in thresholds.as_dict().items():
         axis.axvline(value, color="black", linestyle="--", linewidth=0.8)
         axis.text(value, 0.5, f" {name}", rotation=90, fontsize=8)
-    axis.set(xlabel="threshold on spam probability", ylabel="share at or above", yscale="symlog", ylim=(0, 1.05))
+    axis.set(xlabel="threshold on spam probability", ylabel="share at or above", ylim=(0, 1.02))
     axis.set_title("What each threshold would do")
     axis.legend()
+    return _png(figure)
+
+
+def _reliability(labels: np.ndarray, scores: np.ndarray) -> str:
+    edges = np.linspace(0, 1, 11)
+    which = np.minimum(np.digitize(scores, edges) - 1, 9)
+    present = [b for b in range(10) if (which == b).any()]
+    predicted = [scores[which == b].mean() for b in present]
+    observed = [labels[which == b].mean() for b in present]
+    counts = [int((which == b).sum()) for b in present]
+    figure, axis = plt.subplots(figsize=(5, 4))
+    axis.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfectly calibrated")
+    axis.plot(predicted, observed, marker="o", label="model")
+    for x, y, n in zip(predicted, observed, counts, strict=True):
+        axis.annotate(str(n), (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    axis.set(xlabel="predicted spam probability", ylabel="observed share of spam", xlim=(0, 1), ylim=(0, 1))
+    axis.set_title("Calibration (comments per bin)")
+    axis.legend(loc="upper left")
     return _png(figure)
 
 
@@ -87,11 +105,17 @@ def write_report(
     thresholds: Thresholds,
     metrics: dict[str, Any],
 ) -> None:
-    """Write one HTML file with the metrics, the tier table and four plots."""
+    """Write one HTML file with the metrics, the tier table and five plots."""
     y, p = np.asarray(labels), np.asarray(scores, dtype=float)
     images = []
     if len(np.unique(y)) == 2:
-        images = [_roc(y, p), _pr(y, p), _distribution(y, p, thresholds), _threshold_plot(y, p, thresholds)]
+        images = [
+            _roc(y, p),
+            _pr(y, p),
+            _distribution(y, p, thresholds),
+            _threshold_plot(y, p, thresholds),
+            _reliability(y, p),
+        ]
     tiers = metrics.get("tiers", {})
     rows = "".join(
         f"<tr><th>{name}</th>" + "".join(f"<td>{count}</td>" for count in counts.values()) + "</tr>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import spam_caught_at_fpr, summarise
+from training.metrics import expected_calibration_error, spam_caught_at_fpr, summarise
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,15 @@ def test_summarise_with_tiers() -> None:
 
 def test_one_class_is_reported_not_crashed() -> None:
     assert "note" in summarise([1, 1], [0.2, 0.9])
+
+
+@pytest.mark.parametrize(
+    ("labels", "scores", "ece"),
+    [
+        ([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5], 0.0),
+        ([0, 0, 1, 1], [0.0, 0.0, 1.0, 1.0], 0.0),
+        ([0, 0, 0, 0], [0.9, 0.9, 0.9, 0.9], 0.9),
+    ],
+)
+def test_expected_calibration_error(labels: list[int], scores: list[float], ece: float) -> None:
+    assert expected_calibration_error(np.array(labels), np.array(scores)) == pytest.approx(ece)
