@@ -17,7 +17,16 @@ from training.metrics import summarise
 from training.splits import PROTOCOLS, Split, protocol_splits
 
 Log = Callable[[str], None]
-HEADLINE = ("roc_auc", "pr_auc", "spam_caught_at_1pct_fpr", "spam_caught_at_0.1pct_fpr", "mcc", "f1")
+HEADLINE = (
+    "roc_auc",
+    "pr_auc",
+    "spam_caught_at_1pct_fpr",
+    "spam_caught_at_0.1pct_fpr",
+    "mcc",
+    "f1",
+    "brier",
+    "expected_calibration_error",
+)
 
 
 @dataclass
