@@ -37,7 +37,7 @@ def _say(message: str) -> None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="spamfilter")
 def main() -> None:
-    """Self-hosted comment spam filter: train, evaluate and score."""
+    """Self-hosted comment spam filter: train, evaluate, score and serve."""
 
 
 @main.command()
@@ -177,8 +177,119 @@ def score(model_dir: Path | None, source: Path, target: Path) -> None:
     _say(f"scored {written} comments with model {model.version} in {seconds:.1f}s into {target}")
 
 
+@main.command()
+@click.option(
+    "--bind", default="127.0.0.1:8000", show_default=True, envvar="SPAMFILTER_BIND", help="HOST:PORT to listen on."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    envvar="SPAMFILTER_WORKERS",
+    help="Worker processes.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    envvar="SPAMFILTER_THREADS",
+    help="Threads per worker: 1 runs sync workers (put a buffering proxy in front); more runs gthread.",
+)
+def serve(bind: str, workers: int, threads: int) -> None:
+    """Run the HTTP service under gunicorn with the configured (or bundled) model."""
+    from service.server import serve as run
+
+    try:
+        run(bind, workers, threads)
+    except ModelLoadError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema up to date (serve does this too)."""
+    from service.config import load_settings
+    from service.db import upgrade
+
+    url = load_settings()["DATABASE_URL"]
+    upgrade(url)
+    _say(f"database schema is current ({_safe_url(url)})")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+def _sessions() -> Any:
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.orm import sessionmaker
+
+    from service.config import load_settings
+    from service.db import make_engine, upgrade
+
+    url = load_settings()["DATABASE_URL"]
+    try:
+        upgrade(url)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot reach the database {_safe_url(url)}: {exc.__class__.__name__}") from exc
+    return sessionmaker(make_engine(url))
+
+
+@keys.command("create")
+@click.option("--site", required=True, help="The site's URL, e.g. https://news.example.")
+def keys_create(site: str) -> None:
+    """Create a key for a site; the last line printed is the key (shown only this once)."""
+    from service.apikeys import create_key
+
+    with _sessions()() as session:
+        try:
+            row, key = create_key(session, site)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        _say(f"created key {row.id} ({row.key_prefix}…) for {row.site}; store it now, it is not shown again")
+    click.echo(key)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List keys: id, prefix, site, created, revoked."""
+    from service.apikeys import list_keys
+
+    with _sessions()() as session:
+        for row in list_keys(session):
+            revoked = row.revoked_at.isoformat() if row.revoked_at else "-"
+            click.echo(f"{row.id}\t{row.key_prefix}\t{row.site}\t{row.created_at.isoformat()}\trevoked: {revoked}")
+
+
+@keys.command("revoke")
+@click.argument("key")
+def keys_revoke(key: str) -> None:
+    """Revoke a key by its id or prefix."""
+    from service.apikeys import revoke_key
+
+    with _sessions()() as session:
+        try:
+            row = revoke_key(session, key)
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from exc
+        _say(f"revoked key {row.id} ({row.key_prefix}…) for {row.site}")
+
+
 def _load(model_dir: Path | None) -> Any:
     try:
         return load_model(model_dir)
     except ModelLoadError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+if __name__ == "__main__":
+    main()

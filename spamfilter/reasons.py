@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from spamfilter.features import SIGNALS
 from spamfilter.normalise import Normalised
@@ -25,6 +26,7 @@ class Reason:
         return {"feature": self.feature, "weight": round(self.weight, 3)}
 
 
+@lru_cache(maxsize=100_000)
 def describe_token(token: str) -> str:
     """Wording for a word-level feature: a word, a phrase, or a link / e-mail / phone token."""
     if token.startswith("url:"):

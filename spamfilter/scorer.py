@@ -172,10 +172,10 @@ class LeanScorer:
             pushes[describe_token(self._word_terms[column])] += value / e.word_norm
         if e.char_norm:
             # A shared n-gram's push is split evenly between the words it occurs in.
-            per_occurrence = {
-                column: sublinear_tf(count) * chars.idf[column] * chars.coef[column] / e.char_norm / count
-                for column, count in e.char_counts.items()
-            }
+            columns = np.fromiter(e.char_counts.keys(), dtype=np.intp, count=len(e.char_counts))
+            counts = np.fromiter(e.char_counts.values(), dtype=np.float64, count=len(e.char_counts))
+            shares = (1.0 + np.log(counts)) * chars.idf_coef[columns] / (e.char_norm * counts)
+            per_occurrence = dict(zip(columns.tolist(), shares.tolist(), strict=True))
             for word in e.words:
                 pushes[describe_token(word)] += sum(map(per_occurrence.__getitem__, self._char_columns(word)))
         for name, value, coef in zip(SIGNAL_NAMES, e.signals, self._signals, strict=True):

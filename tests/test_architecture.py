@@ -11,7 +11,7 @@ import pytest
 from spamfilter.cli import main
 from tests.conftest import REPO
 
-PACKAGES = ("spamfilter", "training")
+PACKAGES = ("spamfilter", "training", "service")
 
 
 def _imports(path: Path) -> set[str]:
@@ -34,10 +34,26 @@ def test_shared_code_never_imports_training(path: Path) -> None:
     assert "training" not in _imports(path)
 
 
+@pytest.mark.parametrize("path", sorted((REPO / "service").rglob("*.py")), ids=lambda p: p.name)
+def test_service_never_imports_training(path: Path) -> None:
+    assert "training" not in _imports(path)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "spamfilter").glob("*.py")), ids=lambda p: p.name)
+def test_shared_code_never_imports_service(path: Path) -> None:
+    source = path.read_text()
+    if path.name == "cli.py":  # serve and keys import the service lazily, inside the commands
+        assert not re.search(r"^from service|^import service", source, re.MULTILINE)
+        return
+    assert "service" not in _imports(path)
+
+
 def test_readme_documents_commands_and_settings() -> None:
     readme = (REPO / "README.md").read_text()
-    for command in main.commands:
-        assert f"spamfilter {command}" in readme, command
+    for name, command in main.commands.items():
+        assert f"spamfilter {name}" in readme, name
+        for sub in getattr(command, "commands", {}):
+            assert f"spamfilter {name} {sub}" in readme, f"{name} {sub}"
     code = "\n".join(p.read_text() for package in PACKAGES for p in (REPO / package).rglob("*.py"))
     settings = set(re.findall(r"SPAMFILTER_[A-Z_]+", code))
     assert settings, "expected at least one setting"

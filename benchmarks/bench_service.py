@@ -1,0 +1,149 @@
+"""Load benchmark of the HTTP service with wrk on 127.0.0.1; prints req/s, p50, p99 and ratios.
+
+Run: python benchmarks/bench_service.py [--seconds 10] [--connections 8] [--workers 2]
+Needs wrk (Debian: apt-get install wrk) and, for the Redis cache, REDIS_URL (default
+redis://127.0.0.1:6379/14). One run measures, against the same server:
+  trivial   GET /healthz
+  uncached  POST /v1/check, every comment distinct
+  cached    POST /v1/check, a few repeated comments
+Targets (issue 3, 2 cores, 2 workers, 8 connections): uncached >= 0.5x trivial, cached >= 0.8x
+trivial, p99 <= 10 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+UNCACHED = r"""
+local counter = 0
+local words = {"council", "budget", "weather", "match", "article", "policy", "school", "traffic", "housing", "review"}
+request = function()
+  counter = counter + 1
+  local body = string.format('{"content": "Comment %d-%d about the %s and the %s, what do you think?", "author": "reader%d"}',
+    counter, math.random(1, 1000000000), words[counter % 10 + 1], words[(counter * 7) % 10 + 1], counter % 97)
+  return wrk.format("POST", "/v1/check", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer __KEY__"}, body)
+end
+"""
+CACHED = r"""
+local bodies = {
+  '{"content": "Great article, thanks for writing it", "author": "ann"}',
+  '{"content": "Check out my channel and subscribe http://bit.ly/x", "author": "spam"}',
+  '{"content": "I disagree with the council on the budget", "author": "bob"}',
+  '{"content": "Win a free holiday! Text GO now", "author": "x"}',
+}
+local counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("POST", "/v1/check", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer __KEY__"}, bodies[counter % 4 + 1])
+end
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ms(value: str) -> float:
+    if not re.fullmatch(r"[\d.]+(us|ms|s|m)", value):
+        raise RuntimeError(f"unexpected wrk latency {value!r}")
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def run_wrk(url: str, seconds: int, connections: int, script: str | None) -> dict[str, float]:
+    """One wrk run; returns req/s, p50 and p99 in ms, and the error count."""
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script:
+        args[1:1] = ["-s", script]
+    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
+    if "Requests/sec" not in out or " 50%" not in out:
+        raise RuntimeError(f"wrk printed no figures:\n{out}")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50": _ms(re.search(r"^\s+50%\s+(\S+)", out, re.MULTILINE).group(1)),  # type: ignore[union-attr]
+        "p99": _ms(re.search(r"^\s+99%\s+(\S+)", out, re.MULTILINE).group(1)),  # type: ignore[union-attr]
+        "errors": float(errors.group(1) if errors else 0)
+        + sum(map(float, socket_errors.groups()) if socket_errors else []),
+    }
+
+
+def main() -> None:
+    """Start a server, run the three loads, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+    tmp = Path(tempfile.mkdtemp(prefix="spamfilter-bench-"))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
+        "SPAMFILTER_REDIS_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+        "SPAMFILTER_LOG_LEVEL": "WARNING",
+    }
+    cli = [sys.executable, "-m", "spamfilter.cli"]
+    key = subprocess.run(
+        [*cli, "keys", "create", "--site", "https://bench.example"], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
+    server = subprocess.Popen(
+        [*cli, "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--threads", str(args.threads)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{base}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        scripts = {}
+        for name, template in (("uncached", UNCACHED), ("cached", CACHED)):
+            path = tmp / f"{name}.lua"
+            path.write_text(template.replace("__KEY__", key))
+            scripts[name] = str(path)
+        run_wrk(f"{base}/healthz", 2, args.connections, None)  # warm-up
+        results = {
+            "trivial": run_wrk(f"{base}/healthz", args.seconds, args.connections, None),
+            "uncached": run_wrk(base, args.seconds, args.connections, scripts["uncached"]),
+            "cached": run_wrk(base, args.seconds, args.connections, scripts["cached"]),
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+    trivial = results["trivial"]["rps"]
+    print(
+        f"{args.workers} workers x {args.threads} threads, {args.connections} connections, {args.seconds}s per run, wrk on 127.0.0.1"
+    )
+    print(f"{'route':10s} {'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'x trivial':>10s} {'errors':>7s}")
+    for name, r in results.items():
+        print(
+            f"{name:10s} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['rps'] / trivial:10.2f} {r['errors']:7.0f}"
+        )
+    print("targets: uncached >= 0.50x, cached >= 0.80x, p99 <= 10 ms")
+
+
+if __name__ == "__main__":
+    main()

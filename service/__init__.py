@@ -1,0 +1,30 @@
+"""The HTTP service: a Flask app factory wiring the store, cache, model and routes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from service import akismet, api, apikeys, cache, db, errors, health, logs, metrics, model, openapi
+from service.config import load_settings
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings from the environment, then `test_config` on top."""
+    app = Flask(__name__)
+    app.config.update(load_settings(test_config))
+    app.config["MAX_CONTENT_LENGTH"] = app.config["SPAMFILTER_MAX_BODY_BYTES"]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    logs.configure_logging(app.config["SPAMFILTER_LOG_LEVEL"])
+    metrics.init_app(app)
+    db.init_app(app)
+    apikeys.init_app(app)
+    cache.init_app(app)
+    model.init_app(app)
+    errors.init_app(app)
+    logs.init_app(app)
+    for blueprint in (health.bp, openapi.bp, api.bp, akismet.bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,135 @@
+"""API keys per site: created once and shown once, stored hashed, checked in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from service.db import ApiKey, utcnow
+from service.errors import UnauthorizedError, UnavailableError
+
+KEY_PREFIX = "sf_"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What a request knows about the key it came with (never the key itself)."""
+
+    id: int
+    site: str
+    prefix: str
+
+
+def hash_key(key: str) -> str:
+    """SHA-256 hex of a key: keys are long random tokens, so a fast hash is the right one."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def validate_site(site: str) -> str:
+    """A site must be an http(s) URL with a host."""
+    parts = urlsplit(site.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"site must be a URL such as https://news.example, not {site!r}")
+    return site.strip().rstrip("/")
+
+
+def create_key(session: Session, site: str) -> tuple[ApiKey, str]:
+    """Store a new key for `site`; returns the row and the key, which is never stored."""
+    key = KEY_PREFIX + secrets.token_urlsafe(30)
+    row = ApiKey(site=validate_site(site), key_hash=hash_key(key), key_prefix=key[:10])
+    session.add(row)
+    session.commit()
+    return row, key
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    """Every key, oldest first."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def revoke_key(session: Session, ident: str) -> ApiKey:
+    """Revoke a key named by its id or its prefix."""
+    query = (
+        select(ApiKey).where(ApiKey.id == int(ident))
+        if ident.isdigit()
+        else select(ApiKey).where(ApiKey.key_prefix == ident)
+    )
+    row = session.scalars(query).first()
+    if row is None:
+        raise LookupError(f"no key with id or prefix {ident!r}")
+    row.revoked_at = row.revoked_at or utcnow()
+    session.commit()
+    return row
+
+
+class KeyAuthenticator:
+    """Looks keys up by hash, caching answers briefly so a check costs no database round trip.
+
+    When the database is down, keys seen recently keep working (checks must stay up); an
+    unknown key then gets a 503 rather than a misleading 401.
+    """
+
+    def __init__(self, sessions: object, ttl: float):
+        self._sessions = sessions
+        self._ttl = ttl
+        self._cache: dict[str, tuple[KeyInfo | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def authenticate(self, key: str | None) -> KeyInfo:
+        """The key's info, or UnauthorizedError."""
+        if not key:
+            raise UnauthorizedError("an API key is required")
+        digest = hash_key(key)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[1] > now:
+            return self._verdict(cached[0])
+        try:
+            info = self._lookup(digest)
+        except SQLAlchemyError as exc:
+            if cached is not None:
+                return self._verdict(cached[0])
+            raise UnavailableError("the key store is unavailable; try again shortly") from exc
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (info, now + self._ttl)
+        return self._verdict(info)
+
+    @staticmethod
+    def _verdict(info: KeyInfo | None) -> KeyInfo:
+        if info is None:
+            raise UnauthorizedError("unknown or revoked API key")
+        return info
+
+    def _lookup(self, digest: str) -> KeyInfo | None:
+        with self._sessions() as session:  # type: ignore[operator]
+            row = session.scalars(select(ApiKey).where(ApiKey.key_hash == digest)).first()
+        # The database found the row by its hash; comparing again in constant time keeps the
+        # final decision free of timing differences whatever the index did.
+        if row is None or row.revoked_at is not None or not hmac.compare_digest(row.key_hash, digest):
+            return None
+        return KeyInfo(row.id, row.site, row.key_prefix)
+
+
+def get_authenticator() -> KeyAuthenticator:
+    """The current app's key authenticator."""
+    authenticator: KeyAuthenticator = current_app.extensions["spamfilter.keys"]
+    return authenticator
+
+
+def init_app(app: Flask) -> None:
+    """Attach a key authenticator using the app's session factory."""
+    app.extensions["spamfilter.keys"] = KeyAuthenticator(
+        app.extensions["spamfilter.sessions"], app.config["SPAMFILTER_KEY_CACHE_SECONDS"]
+    )

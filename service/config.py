@@ -1,0 +1,49 @@
+"""Service settings: defaults, then `SPAMFILTER_*` (and `REDIS_URL` / `DATABASE_URL`) from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+# name → (default, parser, what the README says). The README's table is checked against this.
+SETTINGS: dict[str, tuple[Any, Any, str]] = {
+    "SPAMFILTER_MODEL_DIR": (None, str, "model registry or version directory (default: the bundled model)"),
+    "SPAMFILTER_STATE_DIR": ("var", str, "where the embedded SQLite database lives"),
+    "DATABASE_URL": (
+        None,
+        str,
+        "SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in the state dir)",
+    ),
+    "REDIS_URL": (None, str, "Redis for the verdict cache, e.g. redis://127.0.0.1:6379/0 (default: in-process cache)"),
+    "SPAMFILTER_REDIS_TIMEOUT_MS": (
+        50,
+        int,
+        "Redis connect and read timeout; past it the cache is skipped (fail open)",
+    ),
+    "SPAMFILTER_REDIS_PREFIX": ("spamfilter", str, "prefix of every Redis key"),
+    "SPAMFILTER_CACHE_TTL": (86400, int, "seconds a cached verdict lives"),
+    "SPAMFILTER_CACHE_SIZE": (100_000, int, "entries in the in-process cache (used without REDIS_URL)"),
+    "SPAMFILTER_CHECK_TTL": (604800, int, "seconds a check stays findable by id for feedback"),
+    "SPAMFILTER_BATCH_LIMIT": (1000, int, "most comments in one /v1/check/batch request"),
+    "SPAMFILTER_MAX_BODY_BYTES": (8 * 1024 * 1024, int, "largest request body accepted (413 above)"),
+    "SPAMFILTER_KEY_CACHE_SECONDS": (30, int, "how long a worker trusts a looked-up API key (revocation delay)"),
+    "SPAMFILTER_LOG_LEVEL": ("INFO", str, "log level of the JSON request log"),
+}
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Defaults, overridden by the environment, overridden by `overrides` (tests)."""
+    env = os.environ if environ is None else environ
+    settings: dict[str, Any] = {}
+    for name, (default, parse, _) in SETTINGS.items():
+        raw = env.get(name)
+        settings[name] = parse(raw) if raw not in (None, "") else default
+    settings.update(overrides or {})
+    if not settings["DATABASE_URL"]:
+        state = Path(settings["SPAMFILTER_STATE_DIR"])
+        settings["DATABASE_URL"] = f"sqlite:///{(state / 'spamfilter.db').resolve()}"
+    return settings

@@ -1,0 +1,118 @@
+"""The persistent store: SQLAlchemy models, one engine per app, a session per request."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app, g
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def utcnow() -> dt.datetime:
+    """Timezone-aware now, for every stored time."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the service's tables."""
+
+
+class ApiKey(Base):
+    """A site's API key, stored as a SHA-256 hash; the key itself is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site: Mapped[str] = mapped_column(String(500))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Label(Base):
+    """A spam/ham label for a comment, from feedback; one row per comment and site."""
+
+    __tablename__ = "labels"
+    __table_args__ = (Index("ix_labels_site_created", "site", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    check_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
+    site: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    author_url: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    permalink: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    type: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    lang: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    label: Mapped[str] = mapped_column(String(8))
+    previous_label: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    source: Mapped[str] = mapped_column(String(20))
+    model_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers and one writer overlap across gunicorn workers; wait rather than fail on a lock.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets its directory created and concurrency pragmas."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=2)
+
+
+def upgrade(url: str) -> None:
+    """Bring the schema at `url` to the newest migration."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+def get_engine() -> Engine:
+    """The current app's engine."""
+    engine: Engine = current_app.extensions["spamfilter.engine"]
+    return engine
+
+
+def get_session() -> Session:
+    """A session for this request, closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["spamfilter.sessions"]()
+    session: Session = g.db_session
+    return session
+
+
+def _close_session(_: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()
+
+
+def init_app(app: Flask) -> None:
+    """Create the engine and session factory, and close sessions after each request."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["spamfilter.engine"] = engine
+    app.extensions["spamfilter.sessions"] = sessionmaker(engine, expire_on_commit=False)
+    app.teardown_appcontext(_close_session)

@@ -1,0 +1,62 @@
+"""Feedback becomes labels: one per comment and site, idempotent, the previous label kept."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from service.db import Label, utcnow
+from service.errors import UnavailableError
+
+
+@dataclass(frozen=True)
+class LabelOutcome:
+    """What storing a label did: `created`, `updated` (label changed) or `unchanged`."""
+
+    id: int
+    status: str
+    label: str
+
+
+def label_fingerprint(site: str | None, text: str, author: str | None) -> str:
+    """The same comment on the same site is one label, however it was reported."""
+    joined = "\x00".join((site or "", text, author or ""))
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def record_label(session: Session, label: str, fields: dict[str, Any], source: str, **extra: Any) -> LabelOutcome:
+    """Store (or update) the label for a comment; raises UnavailableError when the database is down."""
+    fingerprint = label_fingerprint(fields.get("site"), fields["text"], fields.get("author"))
+    try:
+        for _ in range(2):  # a concurrent insert of the same comment makes the first try collide
+            row = session.scalars(select(Label).where(Label.fingerprint == fingerprint)).first()
+            if row is not None:
+                if row.label == label:
+                    return LabelOutcome(row.id, "unchanged", label)
+                row.previous_label, row.label, row.source, row.updated_at = row.label, label, source, utcnow()
+                session.commit()
+                return LabelOutcome(row.id, "updated", label)
+            row = Label(
+                fingerprint=fingerprint,
+                label=label,
+                source=source,
+                text=fields["text"],
+                **{k: fields.get(k) for k in ("author", "author_url", "permalink", "type", "lang", "site")},
+                **extra,
+            )
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                continue
+            return LabelOutcome(row.id, "created", label)
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise UnavailableError("the database is unavailable; the label was not saved, please retry") from exc
+    raise UnavailableError("the label could not be saved after a conflicting write; please retry")

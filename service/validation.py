@@ -1,0 +1,113 @@
+"""Request bodies in, validated comments out; every problem becomes a clear 4xx."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Request
+
+from service.errors import ApiError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError
+from spamfilter.comment import Comment
+
+MAX_CONTENT_CHARS = 100_000
+MAX_FIELD_CHARS = 2_000
+MAX_JSON_DEPTH = 20
+COMMENT_FIELDS = (
+    "content",
+    "author",
+    "author_email",
+    "author_url",
+    "user_ip",
+    "user_agent",
+    "referrer",
+    "permalink",
+    "type",
+    "site",
+    "lang",
+    "comment_id",
+)
+
+
+@dataclass(frozen=True)
+class CheckInput:
+    """One comment to check, with the caller's own id for it if given."""
+
+    comment: Comment
+    comment_id: str | None = None
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+    return deepest
+
+
+def json_body(request: Request) -> dict[str, Any]:
+    """The body as a JSON object: 415 when it is not JSON, 400 when it does not parse."""
+    if not request.is_json:
+        raise UnsupportedMediaTypeError("send the body as application/json")
+    raw = request.get_data(cache=False)
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ApiError(f"the body is not valid UTF-8 (byte {exc.start})") from exc
+    except (json.JSONDecodeError, RecursionError) as exc:
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        raise ApiError(f"the body is not valid JSON: {message}") from exc
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be a JSON object")
+    if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise ValidationError(f"the body is nested more than {MAX_JSON_DEPTH} levels deep")
+    return body
+
+
+def _string(data: dict[str, Any], name: str, path: str, limit: int, required: bool = False) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise ValidationError(f"{path}{name} is required", field=f"{path}{name}")
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"{path}{name} must be a string", field=f"{path}{name}")
+    if "\x00" in value:
+        raise ValidationError(f"{path}{name} must not contain NUL characters", field=f"{path}{name}")
+    if len(value) > limit:
+        raise ValidationError(f"{path}{name} is longer than {limit} characters", field=f"{path}{name}")
+    return value
+
+
+def parse_comment(data: Any, path: str = "", extra: tuple[str, ...] = ()) -> CheckInput:
+    """Validate one comment object: `content` required, known optional fields, nothing else."""
+    if not isinstance(data, dict):
+        raise ValidationError(f"{path or 'the body'} must be a JSON object", field=path.rstrip(".") or None)
+    unknown = sorted(set(data) - set(COMMENT_FIELDS) - set(extra))
+    if unknown:
+        raise ValidationError(f"unknown field {path}{unknown[0]}", field=f"{path}{unknown[0]}")
+    content = _string(data, "content", path, MAX_CONTENT_CHARS, required=True)
+    context = {name: _string(data, name, path, MAX_FIELD_CHARS) for name in COMMENT_FIELDS[1:-1]}
+    comment_id = _string(data, "comment_id", path, 200)
+    return CheckInput(Comment(text=content or "", **context), comment_id)
+
+
+def parse_batch(body: dict[str, Any], limit: int) -> list[CheckInput]:
+    """`{"comments": [...]}` with between 1 and `limit` comments."""
+    unknown = sorted(set(body) - {"comments"})
+    if unknown:
+        raise ValidationError(f"unknown field {unknown[0]}", field=unknown[0])
+    comments = body.get("comments")
+    if not isinstance(comments, list) or not comments:
+        raise ValidationError("comments must be a non-empty list", field="comments")
+    if len(comments) > limit:
+        raise PayloadTooLargeError(f"at most {limit} comments per batch, got {len(comments)}", field="comments")
+    return [parse_comment(item, f"comments[{i}].") for i, item in enumerate(comments)]

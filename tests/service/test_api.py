@@ -1,0 +1,214 @@
+"""The JSON API on both databases: verdicts, batches, feedback, and a clear 4xx for every bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from service.db import Label
+from tests.service.conftest import HAM_TEXT, SPAM_TEXT, new_key
+
+
+def test_check_answers_verdict_probability_reasons_version(client: FlaskClient, auth: dict[str, str]) -> None:
+    spam = client.post("/v1/check", json={"content": SPAM_TEXT, "author": "x", "comment_id": "c-1"}, headers=auth)
+    ham = client.post("/v1/check", json={"content": HAM_TEXT}, headers=auth)
+    assert spam.status_code == ham.status_code == 200
+    s, h = spam.json, ham.json
+    assert s["verdict"] in ("spam", "discard") and h["verdict"] == "ham"
+    assert s["spam_probability"] > 0.9 > 0.1 > h["spam_probability"]
+    assert s["model_version"] == "2026.11.26-1" and s["comment_id"] == "c-1"
+    assert s["reasons"] and {"feature", "weight"} <= set(s["reasons"][0])
+    assert len(s["id"]) == 32 and s["id"] != h["id"]
+
+
+def test_repeated_check_is_cached(client: FlaskClient, auth: dict[str, str]) -> None:
+    body = {"content": "A repeated comment about the weather", "author": "Ann"}
+    first, second = (client.post("/v1/check", json=body, headers=auth).json for _ in range(2))
+    assert (first["cached"], second["cached"]) == (False, True)
+    assert first["verdict"] == second["verdict"] and first["spam_probability"] == second["spam_probability"]
+    assert first["id"] != second["id"]
+
+
+def test_batch_keeps_order(client: FlaskClient, auth: dict[str, str]) -> None:
+    comments = [
+        {"content": SPAM_TEXT, "comment_id": "a"},
+        {"content": HAM_TEXT, "comment_id": "b"},
+        {"content": "ok", "comment_id": "c"},
+    ]
+    response = client.post("/v1/check/batch", json={"comments": comments}, headers=auth)
+    assert response.status_code == 200
+    assert [r["comment_id"] for r in response.json["results"]] == ["a", "b", "c"]
+    assert response.json["results"][0]["verdict"] in ("spam", "discard")
+
+
+def test_batch_limit_is_enforced(database_url: str, app_factory) -> None:
+    app = app_factory(database_url, SPAMFILTER_BATCH_LIMIT=3)
+    headers = {"Authorization": f"Bearer {new_key(app)}"}
+    response = app.test_client().post("/v1/check/batch", json={"comments": [{"content": "x"}] * 4}, headers=headers)
+    assert response.status_code == 413
+    assert response.json["error"] == {
+        "code": "payload_too_large",
+        "message": "at most 3 comments per batch, got 4",
+        "field": "comments",
+    }
+
+
+def _labels(app: Flask) -> list[Label]:
+    with app.extensions["spamfilter.sessions"]() as session:
+        return list(session.scalars(select(Label).order_by(Label.id)))
+
+
+def test_feedback_by_id_is_idempotent_and_reversible(app: Flask, client: FlaskClient, auth: dict[str, str]) -> None:
+    check = client.post(
+        "/v1/check", json={"content": "Visit my page for cheap watches", "author": "bob"}, headers=auth
+    ).json
+    first = client.post("/v1/feedback", json={"id": check["id"], "label": "spam"}, headers=auth)
+    again = client.post("/v1/feedback", json={"id": check["id"], "label": "spam"}, headers=auth)
+    flipped = client.post("/v1/feedback", json={"id": check["id"], "label": "ham"}, headers=auth)
+    assert (first.status_code, again.status_code, flipped.status_code) == (201, 200, 200)
+    assert (first.json["status"], again.json["status"], flipped.json["status"]) == ("created", "unchanged", "updated")
+    rows = [r for r in _labels(app) if r.text == "Visit my page for cheap watches"]
+    assert len(rows) == 1
+    assert (rows[0].label, rows[0].previous_label, rows[0].check_id, rows[0].site, rows[0].author) == (
+        "ham",
+        "spam",
+        check["id"],
+        "https://news.example",
+        "bob",
+    )
+
+
+def test_feedback_by_fields_matches_the_same_comment(app: Flask, client: FlaskClient, auth: dict[str, str]) -> None:
+    body = {"content": "Great reporting, thank you", "author": "cy", "site": "https://news.example"}
+    check = client.post("/v1/check", json=body, headers=auth).json
+    by_id = client.post("/v1/feedback", json={"id": check["id"], "label": "ham"}, headers=auth)
+    by_fields = client.post("/v1/feedback", json={**body, "label": "ham"}, headers=auth)
+    assert by_id.json["id"] == by_fields.json["id"] and by_fields.json["status"] == "unchanged"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        ({"id": "0" * 32, "label": "spam"}, 404, "not_found", "id"),
+        ({"id": "../etc", "label": "spam"}, 404, "not_found", "id"),
+        ({"id": 5, "label": "spam"}, 422, "invalid_field", "id"),
+        ({"content": "x", "label": "maybe"}, 422, "invalid_field", "label"),
+        ({"content": "x"}, 422, "invalid_field", "label"),
+        ({"id": "abc", "content": "x", "label": "spam"}, 422, "invalid_field", "id"),
+        ({"label": "spam"}, 422, "invalid_field", "content"),
+    ],
+)
+def test_feedback_errors(
+    client: FlaskClient, auth: dict[str, str], body: dict, status: int, code: str, field: str
+) -> None:
+    response = client.post("/v1/feedback", json=body, headers=auth)
+    assert response.status_code == status
+    assert response.json["error"]["code"] == code and response.json["error"]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code", "message"),
+    [
+        (
+            {"data": "content=x", "content_type": "application/x-www-form-urlencoded"},
+            415,
+            "unsupported_media_type",
+            "application/json",
+        ),
+        ({"data": "{not json", "content_type": "application/json"}, 400, "bad_request", "not valid JSON"),
+        ({"data": b'{"content": "\xff"}', "content_type": "application/json"}, 400, "bad_request", "not valid UTF-8"),
+        ({"data": "[1, 2]", "content_type": "application/json"}, 422, "invalid_field", "JSON object"),
+        ({"json": {}}, 422, "invalid_field", "content is required"),
+        ({"json": {"content": 5}}, 422, "invalid_field", "content must be a string"),
+        ({"json": {"content": "x", "autor": "typo"}}, 422, "invalid_field", "unknown field autor"),
+        ({"json": {"content": "x" * 100_001}}, 422, "invalid_field", "longer than 100000"),
+        ({"json": {"content": "a\x00b"}}, 422, "invalid_field", "NUL"),
+        ({"json": {"content": "x", "author": "y" * 2001}}, 422, "invalid_field", "author is longer"),
+        (
+            {"data": '{"content": "x", "a": ' + "[" * 5000 + "]" * 5000 + "}", "content_type": "application/json"},
+            400,
+            "bad_request",
+            "nested too deeply",
+        ),
+        (
+            {"data": '{"content": "x", "a": ' + "[" * 50 + "]" * 50 + "}", "content_type": "application/json"},
+            422,
+            "invalid_field",
+            "nested more than",
+        ),
+        ({"json": {"comments": []}}, 422, "invalid_field", "unknown field comments"),
+    ],
+)
+def test_bad_check_requests(
+    client: FlaskClient, auth: dict[str, str], kwargs: dict, status: int, code: str, message: str
+) -> None:
+    response = client.post("/v1/check", headers=auth, **kwargs)
+    assert response.status_code == status, response.json
+    assert response.json["error"]["code"] == code
+    assert message in response.json["error"]["message"]
+
+
+def test_oversized_body_is_413(database_url: str, app_factory) -> None:
+    app = app_factory(database_url, SPAMFILTER_MAX_BODY_BYTES=1000)
+    headers = {"Authorization": f"Bearer {new_key(app)}"}
+    response = app.test_client().post(
+        "/v1/check", data=json.dumps({"content": "x" * 2000}), content_type="application/json", headers=headers
+    )
+    assert response.status_code == 413 and response.json["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize("header", [None, "Bearer", "Bearer sf_not-a-real-key", "Basic abc", "sf_without_scheme"])
+def test_missing_or_unknown_keys_are_401(client: FlaskClient, header: str | None) -> None:
+    headers = {"Authorization": header} if header else {}
+    response = client.post("/v1/check", json={"content": "x"}, headers=headers)
+    assert response.status_code == 401 and response.json["error"]["code"] == "unauthorized"
+
+
+def test_revoked_key_is_refused(app: Flask, client: FlaskClient) -> None:
+    from service.apikeys import revoke_key
+
+    key = new_key(app)
+    assert (
+        client.post("/v1/check", json={"content": "x"}, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    )
+    with app.extensions["spamfilter.sessions"]() as session:
+        revoke_key(session, key[:10])
+    assert (
+        client.post("/v1/check", json={"content": "x"}, headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"), [("get", "/v1/nope", 404), ("get", "/v1/check", 405), ("delete", "/healthz", 405)]
+)
+def test_unknown_routes_are_json(
+    client: FlaskClient, auth: dict[str, str], method: str, path: str, status: int
+) -> None:
+    response = getattr(client, method)(path, headers=auth)
+    assert response.status_code == status and "message" in response.json["error"]
+
+
+def test_health_docs_and_metrics_need_no_key(client: FlaskClient, auth: dict[str, str]) -> None:
+    client.post("/v1/check", json={"content": HAM_TEXT}, headers=auth)
+    assert client.get("/healthz").json == {"status": "ok"}
+    ready = client.get("/readyz").json
+    assert ready["status"] == "ready" and ready["components"] == {"model": "ok", "cache": "ok", "database": "ok"}
+    spec = client.get("/openapi.json").json
+    assert {"/v1/check", "/v1/check/batch", "/v1/feedback"} <= set(spec["paths"])
+    assert "/v1/feedback" in client.get("/docs").get_data(as_text=True)
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'spamfilter_checks_total{site="https://news.example",verdict="ham"}' in metrics
+    assert (
+        "spamfilter_check_seconds_bucket" in metrics and 'spamfilter_model_info{version="2026.11.26-1"} 1.0' in metrics
+    )
+
+
+def test_readyz_names_a_degraded_database(app_factory) -> None:
+    app = app_factory("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    ready = app.test_client().get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json["status"] == "degraded" and ready.json["degraded"] == ["database"]
