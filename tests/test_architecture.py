@@ -59,3 +59,27 @@ def test_readme_documents_commands_and_settings() -> None:
     assert settings, "expected at least one setting"
     for name in settings:
         assert f"`{name}`" in readme, name
+
+
+def test_readme_configuration_table_matches_the_settings() -> None:
+    from service.config import SETTINGS
+
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("## Configuration") : readme.index("## Running it")]
+    documented = set(re.findall(r"^\| `([A-Z_]+)` \|", table, re.MULTILINE))
+    assert set(SETTINGS) <= documented
+    assert documented - set(SETTINGS) == {
+        "SPAMFILTER_BIND",
+        "SPAMFILTER_WORKERS",
+        "SPAMFILTER_THREADS",
+        "SPAMFILTER_DATA_DIR",
+    }
+
+
+def test_quick_start_has_exactly_two_commands() -> None:
+    readme = (REPO / "README.md").read_text()
+    quick = readme[readme.index("## Quick start") : readme.index("## Using the service")]
+    commands = re.findall(r"```sh\n(.+?)\n```", quick, re.DOTALL)
+    assert len(commands) == 2 and all("\n" not in c for c in commands)
+    ci = (REPO / ".ci" / "run").read_text()
+    assert commands[1] in ci
