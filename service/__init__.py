@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from service import akismet, api, apikeys, cache, db, errors, health, logs, metrics, model, openapi
+from service import akismet, api, apikeys, cache, checks, db, errors, fastpath, health, logs, metrics, model, openapi
 from service.config import load_settings
 
 
@@ -23,8 +23,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     apikeys.init_app(app)
     cache.init_app(app)
     model.init_app(app)
+    checks.init_app(app)
     errors.init_app(app)
     logs.init_app(app)
     for blueprint in (health.bp, openapi.bp, api.bp, akismet.bp):
         app.register_blueprint(blueprint)
+    fastpath.init_app(app)
     return app

@@ -179,6 +179,7 @@ class RedisCache:
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self._flusher_pid = 0
+        self._local = threading.local()
 
     def breaker_open(self) -> bool:
         """Whether Redis is being skipped after a recent error."""
@@ -209,16 +210,25 @@ class RedisCache:
         """This worker's copy only."""
         return self.front.get(key)
 
+    def _lookup_connection(self) -> redis.Connection:
+        # One connection per thread for lookups: the pool's get/release costs as much as the GET.
+        connection: redis.Connection | None = getattr(self._local, "connection", None)
+        if connection is None or self._local.pid != os.getpid():
+            kwargs = self.client.connection_pool.connection_kwargs
+            connection = redis.Connection(**kwargs)
+            self._local.connection, self._local.pid = connection, os.getpid()
+        return connection
+
     def start_get(self, key: str) -> Callable[[], dict[str, Any] | None]:
-        """Send GET on a pooled connection and return at once, so scoring overlaps the round trip."""
+        """Send GET now and return at once, so scoring overlaps the round trip."""
         if self.breaker_open():
             self.metrics.cache.labels("error").inc()
             return _nothing
-        pool = self.client.connection_pool
+        connection = self._lookup_connection()
         try:
-            connection = pool.get_connection()
             connection.send_command("GET", key)
         except (redis.RedisError, OSError) as exc:
+            connection.disconnect()
             self.trip(exc)
             return _nothing
 
@@ -229,8 +239,6 @@ class RedisCache:
                 connection.disconnect()
                 self.trip(exc)
                 return None
-            finally:
-                pool.release(connection)
             if not raw:
                 return None
             value: dict[str, Any] = json.loads(raw)

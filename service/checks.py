@@ -10,13 +10,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 
 from service.apikeys import KeyInfo
-from service.cache import get_cache
-from service.metrics import get_metrics
-from service.model import get_model
+from service.cache import VerdictCache
+from service.metrics import Metrics
 from service.rediskeys import check_key, usage_key, verdict_key
+from spamfilter.artifact import LoadedModel
 from spamfilter.comment import Comment, Verdict
 
 # Akismet's documented test values, honoured so existing integration tests keep passing.
@@ -80,62 +80,93 @@ def _test_verdict(comment: Comment, user_role: str | None) -> Verdict | None:
     return None
 
 
+class Checker:
+    """Runs checks for one app, reading its model, cache and metrics without Flask's proxies.
+
+    Both the Flask routes and the WSGI fast path (fastpath.py) call it, so a check is the same
+    whichever way it arrives.
+    """
+
+    def __init__(self, app: Flask):
+        self.extensions = app.extensions
+        self.prefix = app.config["SPAMFILTER_REDIS_PREFIX"]
+        self.cache_ttl = app.config["SPAMFILTER_CACHE_TTL"]
+        self.check_ttl = app.config["SPAMFILTER_CHECK_TTL"]
+
+    def check(
+        self, comment: Comment, api: str, key: KeyInfo, comment_id: str | None = None, user_role: str | None = None
+    ) -> CheckResult:
+        """Score one comment (or serve it from the cache), remember it for feedback, count it."""
+        started = time.perf_counter()
+        model: LoadedModel = self.extensions["spamfilter.model"]
+        cache: VerdictCache = self.extensions["spamfilter.cache"]
+        metrics: Metrics = self.extensions["spamfilter.metrics"]
+        # 128 random bits from the process's PRNG (reseeded after every fork): os.urandom costs
+        # tens of microseconds here, and ids are only ever honoured for the key that made them.
+        check_id = f"{random.getrandbits(128):032x}"
+        forced = _test_verdict(comment, user_role)
+        cache_key = verdict_key(self.prefix, model.version, fingerprint(comment))
+        cached = None if forced else cache.get_local(cache_key)
+        entries: dict[str, dict[str, Any]] = {}
+        if forced is not None:
+            verdict, probability = forced, 1.0 if forced is Verdict.SPAM else 0.0
+            reasons = [{"feature": "Akismet test value", "weight": 0.0}]
+        elif cached is None:
+            # Ask the shared cache and score meanwhile: a round trip costs about as much as scoring.
+            finish = cache.start_get(cache_key)
+            try:
+                check = model.check(comment, reasons=5)
+            finally:
+                cached = finish()
+            if cached is None:
+                verdict, probability = check.verdict, check.spam_probability
+                reasons = [r.as_dict() for r in check.reasons]
+                entries[cache_key] = {"verdict": verdict.value, "p": probability, "reasons": reasons}
+                metrics.cache_miss.inc()
+        if cached is not None:
+            verdict, probability, reasons = Verdict(cached["verdict"]), cached["p"], cached["reasons"]
+            metrics.cache_hit.inc()
+        record: dict[str, Any] = {name: getattr(comment, name) for name in REMEMBERED_FIELDS}
+        record.update(site=comment.site or key.site, verdict=verdict.value, model_version=model.version, key_id=key.id)
+        stored = check_key(self.prefix, check_id)
+        entries[stored] = record
+        ttls = dict.fromkeys(entries, self.cache_ttl)
+        ttls[stored] = self.check_ttl
+        spam = verdict in (Verdict.SPAM, Verdict.DISCARD)
+        cache.put(entries, ttls, {usage_key(self.prefix, key.id, this_month()): "spam" if spam else "ham"})
+        metrics.count_check(verdict.value, key.site)
+        metrics.observe_latency(api, time.perf_counter() - started)
+        return CheckResult(check_id, verdict, probability, reasons, model.version, cached is not None, comment_id)
+
+    def find(self, check_id: str, key: KeyInfo) -> dict[str, Any] | None:
+        """The remembered comment of a check made with this key, or None (unknown, expired, other key)."""
+        if not check_id or len(check_id) > 64 or not check_id.isalnum():
+            return None
+        cache: VerdictCache = self.extensions["spamfilter.cache"]
+        record = cache.get_check(check_key(self.prefix, check_id))
+        if record is None or record.get("key_id") != key.id:
+            return None
+        return record
+
+
+def get_checker() -> Checker:
+    """The current app's checker."""
+    checker: Checker = current_app.extensions["spamfilter.checker"]
+    return checker
+
+
 def check_comment(
     comment: Comment, api: str, key: KeyInfo, comment_id: str | None = None, user_role: str | None = None
 ) -> CheckResult:
-    """Score one comment (or serve it from the cache), remember it for feedback, count it."""
-    started = time.perf_counter()
-    model = get_model()
-    cache = get_cache()
-    metrics = get_metrics()
-    prefix = current_app.config["SPAMFILTER_REDIS_PREFIX"]
-    # 128 random bits from the process's PRNG (reseeded after every fork): os.urandom costs
-    # tens of microseconds here, and ids are only ever honoured for the key that made them.
-    check_id = f"{random.getrandbits(128):032x}"
-    forced = _test_verdict(comment, user_role)
-    cache_key = verdict_key(prefix, model.version, fingerprint(comment))
-    cached = None if forced else cache.get_local(cache_key)
-    entries: dict[str, dict[str, Any]] = {}
-    if forced is not None:
-        verdict, probability = forced, 1.0 if forced is Verdict.SPAM else 0.0
-        reasons = [{"feature": "Akismet test value", "weight": 0.0}]
-    elif cached is None:
-        # Ask the shared cache and score meanwhile: a round trip costs about as much as scoring.
-        finish = cache.start_get(cache_key)
-        try:
-            check = model.check(comment, reasons=5)
-        finally:
-            cached = finish()
-        if cached is None:
-            verdict, probability = check.verdict, check.spam_probability
-            reasons = [r.as_dict() for r in check.reasons]
-            entries[cache_key] = {"verdict": verdict.value, "p": probability, "reasons": reasons}
-            metrics.cache_miss.inc()
-    if cached is not None:
-        verdict, probability, reasons = Verdict(cached["verdict"]), cached["p"], cached["reasons"]
-        metrics.cache_hit.inc()
-    record = {name: getattr(comment, name) for name in REMEMBERED_FIELDS}
-    record["site"] = comment.site or key.site
-    entries[check_key(prefix, check_id)] = {
-        **record,
-        "verdict": verdict.value,
-        "model_version": model.version,
-        "key_id": key.id,
-    }
-    ttls = {name: current_app.config["SPAMFILTER_CACHE_TTL"] for name in entries}
-    ttls[check_key(prefix, check_id)] = current_app.config["SPAMFILTER_CHECK_TTL"]
-    usage = {usage_key(prefix, key.id, this_month()): "spam" if verdict in (Verdict.SPAM, Verdict.DISCARD) else "ham"}
-    cache.put(entries, ttls, usage)
-    metrics.count_check(verdict.value, key.site)
-    metrics.observe_latency(api, time.perf_counter() - started)
-    return CheckResult(check_id, verdict, probability, reasons, model.version, cached is not None, comment_id)
+    """Check a comment with the current app's checker."""
+    return get_checker().check(comment, api, key, comment_id, user_role)
 
 
 def find_check(check_id: str, key: KeyInfo) -> dict[str, Any] | None:
-    """The remembered comment of a check made with this key, or None (unknown, expired, other key)."""
-    if not check_id or len(check_id) > 64 or not check_id.isalnum():
-        return None
-    record = get_cache().get_check(check_key(current_app.config["SPAMFILTER_REDIS_PREFIX"], check_id))
-    if record is None or record.get("key_id") != key.id:
-        return None
-    return record
+    """A check of this key's by id, with the current app's checker."""
+    return get_checker().find(check_id, key)
+
+
+def init_app(app: Flask) -> None:
+    """Attach the checker (after the model, cache and metrics exist)."""
+    app.extensions["spamfilter.checker"] = Checker(app)

@@ -53,8 +53,27 @@ def configure_logging(level: str) -> None:
     root.propagate = False
 
 
+def log_request(
+    method: str, path: str, status: int, started: float, client: str | None, key_id: int | None, extra: dict[str, Any]
+) -> None:
+    """One JSON line for a finished request: never keys, bodies, query strings or full addresses."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    fields: dict[str, Any] = {
+        "method": method,
+        "path": path,  # never the query string: Akismet clients may put keys there
+        "status": status,
+        "ms": round((time.perf_counter() - started) * 1000, 2),
+        "client": mask_ip(client),
+    }
+    if key_id is not None:
+        fields["key_id"] = key_id
+    fields.update(extra)
+    log.info("request", extra={"fields": fields})
+
+
 def init_app(app: Flask) -> None:
-    """Time each request and log it without keys, bodies or full client addresses."""
+    """Time each request and log it."""
 
     @app.before_request
     def _start() -> None:
@@ -62,18 +81,14 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _log(response: Response) -> Response:
-        if not log.isEnabledFor(logging.INFO):
-            return response
-        fields = {
-            "method": request.method,
-            "path": request.path,  # never the query string: Akismet clients may put keys there
-            "status": response.status_code,
-            "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
-            "client": mask_ip(request.remote_addr),
-        }
         key = g.get("api_key")
-        if key is not None:
-            fields["key_id"] = key.id
-        fields.update(g.get("log_fields", {}))
-        log.info("request", extra={"fields": fields})
+        log_request(
+            request.method,
+            request.path,
+            response.status_code,
+            g.get("started", time.perf_counter()),
+            request.remote_addr,
+            key.id if key is not None else None,
+            g.get("log_fields", {}),
+        )
         return response

@@ -57,7 +57,11 @@ def json_body(request: Request) -> dict[str, Any]:
     """The body as a JSON object: 415 when it is not JSON, 400 when it does not parse."""
     if not request.is_json:
         raise UnsupportedMediaTypeError("send the body as application/json")
-    raw = request.get_data(cache=False)
+    return loads_body(request.get_data(cache=False))
+
+
+def loads_body(raw: bytes) -> dict[str, Any]:
+    """Bytes to a JSON object: 400 when not UTF-8 or not JSON, 422 when not an object or too deep."""
     try:
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:

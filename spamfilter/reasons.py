@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import heapq
 from functools import lru_cache
+from typing import NamedTuple
 
 from spamfilter.features import SIGNALS
 from spamfilter.normalise import Normalised
@@ -11,8 +12,7 @@ from spamfilter.normalise import Normalised
 _SIGNAL_WORDING = dict(SIGNALS)
 
 
-@dataclass(frozen=True)
-class Reason:
+class Reason(NamedTuple):
     """One feature's push on a verdict, in log-odds: positive towards spam, negative towards ham."""
 
     feature: str
@@ -48,10 +48,14 @@ def describe_signal(name: str, normalised: Normalised) -> str:
     return wording
 
 
+def _strength(item: tuple[str, float]) -> float:
+    return abs(item[1])
+
+
 def top_reasons(contributions: dict[str, float], limit: int = 5) -> list[Reason]:
     """The strongest pushes either way, strongest first."""
-    ranked = sorted(contributions.items(), key=lambda item: -abs(item[1]))
-    return [Reason(feature, weight) for feature, weight in ranked[:limit] if abs(weight) >= 0.01]
+    ranked = heapq.nlargest(limit, contributions.items(), key=_strength)
+    return [Reason(feature, weight) for feature, weight in ranked if abs(weight) >= 0.01]
 
 
 def format_reasons(reasons: list[Reason]) -> str:
