@@ -13,7 +13,7 @@ from spamfilter.cli import main
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {"DATABASE_URL": f"sqlite:///{tmp_path / 'keys.db'}"}
+    return {"DATABASE_URL": f"sqlite:///{tmp_path / 'not-yet' / 'keys.db'}"}  # the directory is made on demand
 
 
 def test_create_list_revoke(env: dict[str, str]) -> None:
