@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
 
-from service.validation import MAX_CONTENT_CHARS, MAX_FIELD_CHARS
+from service.validation import CONTEXT, MAX_CONTENT_CHARS, MAX_FIELD_CHARS
 
 bp = Blueprint("docs", __name__)
 
@@ -22,23 +22,11 @@ _ERROR = {
         }
     },
 }
-_CONTEXT = [
-    "author",
-    "author_email",
-    "author_url",
-    "user_ip",
-    "user_agent",
-    "referrer",
-    "permalink",
-    "type",
-    "site",
-    "lang",
-]
 
 
 def _comment_schema() -> dict[str, Any]:
     properties: dict[str, Any] = {"content": {"type": "string", "minLength": 1, "maxLength": MAX_CONTENT_CHARS}}
-    properties.update({name: {"type": "string", "maxLength": MAX_FIELD_CHARS} for name in _CONTEXT})
+    properties.update({name: {"type": "string", "maxLength": MAX_FIELD_CHARS} for name in CONTEXT})
     properties["comment_id"] = {"type": "string", "maxLength": 200, "description": "your own id, echoed back"}
     return {"type": "object", "required": ["content"], "additionalProperties": False, "properties": properties}
 

@@ -9,25 +9,14 @@ from typing import Any
 from flask import Request
 
 from service.errors import ApiError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError
-from spamfilter.comment import Comment
+from spamfilter.comment import CONTEXT_FIELDS, Comment
 
 MAX_CONTENT_CHARS = 100_000
 MAX_FIELD_CHARS = 2_000
 MAX_JSON_DEPTH = 20
-COMMENT_FIELDS = (
-    "content",
-    "author",
-    "author_email",
-    "author_url",
-    "user_ip",
-    "user_agent",
-    "referrer",
-    "permalink",
-    "type",
-    "site",
-    "lang",
-    "comment_id",
-)
+# The context a check accepts: the corpus fields less `created_at` (the check's own time is now).
+CONTEXT = tuple(name for name in CONTEXT_FIELDS if name != "created_at")
+COMMENT_FIELDS = ("content", *CONTEXT, "comment_id")
 
 
 @dataclass(frozen=True)
@@ -99,7 +88,7 @@ def parse_comment(data: Any, path: str = "", extra: tuple[str, ...] = ()) -> Che
     if unknown:
         raise ValidationError(f"unknown field {path}{unknown[0]}", field=f"{path}{unknown[0]}")
     content = _string(data, "content", path, MAX_CONTENT_CHARS, required=True)
-    context = {name: _string(data, name, path, MAX_FIELD_CHARS) for name in COMMENT_FIELDS[1:-1]}
+    context = {name: _string(data, name, path, MAX_FIELD_CHARS) for name in CONTEXT}
     comment_id = _string(data, "comment_id", path, 200)
     return CheckInput(Comment(text=content or "", **context), comment_id)
 

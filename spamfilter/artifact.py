@@ -56,6 +56,11 @@ class LoadedModel:
     scorer: LeanScorer
     thresholds: Thresholds
 
+    def check_many(self, comments: list[Comment]) -> list[Check]:
+        """Probabilities and verdicts (no reasons) of many comments, batched."""
+        verdict = self.thresholds.verdict
+        return [Check(p, verdict(p), [], self.version) for p in self.scorer.probabilities(comments).tolist()]
+
     def check(self, comment: Comment | str, reasons: int = 5) -> Check:
         """Probability, verdict tier and reasons for one comment."""
         scored = self.scorer.score(as_comment(comment), reasons)

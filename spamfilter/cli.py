@@ -165,12 +165,19 @@ def evaluate(model_dir: Path | None, data_paths: tuple[Path, ...], report_path: 
 @click.option(
     "--output", "target", type=click.Path(path_type=Path), required=True, help="Where to write the scored CSV."
 )
-def score(model_dir: Path | None, source: Path, target: Path) -> None:
+@click.option(
+    "--reasons",
+    type=click.IntRange(min=0, max=20),
+    default=3,
+    show_default=True,
+    help="Reasons per comment; 0 leaves the column empty and scores about twice as fast.",
+)
+def score(model_dir: Path | None, source: Path, target: Path, reasons: int) -> None:
     """Score a CSV of comments: adds spam_probability, verdict and reasons to every row."""
     model = _load(model_dir)
     started = time.perf_counter()
     try:
-        written = score_csv(model, source, target)
+        written = score_csv(model, source, target, reasons=reasons)
     except InputError as exc:
         raise click.ClickException(str(exc)) from exc
     seconds = time.perf_counter() - started

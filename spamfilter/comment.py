@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -40,7 +41,7 @@ class Comment:
     created_at: str | None = None
 
     @classmethod
-    def from_mapping(cls, data: dict[str, object]) -> Comment:
+    def from_mapping(cls, data: Mapping[str, object]) -> Comment:
         """Build a comment from a mapping with a `text` key and optional context keys."""
         context = {name: str(data[name]) if data.get(name) not in (None, "") else None for name in CONTEXT_FIELDS}
         return cls(text=str(data.get("text") or ""), **context)

@@ -57,7 +57,7 @@ def word_char_ngrams(word: str) -> tuple[str, ...]:
     """Character n-grams of one word padded with spaces, as scikit-learn's `char_wb` makes them."""
     padded = f" {word[:MAX_WORD_CHARS]} "
     low, high = CHAR_NGRAM_RANGE
-    return tuple(padded[i : i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1))
+    return tuple([padded[i : i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1)])
 
 
 def char_words(text: str | list[str]) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -75,6 +76,18 @@ def _block(vectoriser: TfidfVectorizer, coef: list[float], weight: float) -> _Bl
     return _Block(vocabulary, idf.tolist(), weighted.tolist(), idf * weighted, idf * idf)
 
 
+def _batch_share(block: _Block, rows: list[Counter[int]]) -> np.ndarray:
+    """Each row's block share, dot / norm, computed for all rows at once."""
+    lengths = np.fromiter((len(r) for r in rows), dtype=np.intp, count=len(rows))
+    columns = np.fromiter(chain.from_iterable(rows), dtype=np.intp, count=int(lengths.sum()))
+    counts = np.fromiter(chain.from_iterable(r.values() for r in rows), dtype=np.float64, count=len(columns))
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    tf = 1.0 + np.log(counts)
+    dot = np.bincount(owner, tf * block.idf_coef[columns], minlength=len(rows))
+    norm = np.sqrt(np.bincount(owner, tf * tf * block.idf_squared[columns], minlength=len(rows)))
+    return np.divide(dot, norm, out=np.zeros(len(rows)), where=norm > 0)
+
+
 class LeanScorer:
     """Scores one comment with the fitted model's exact arithmetic, in plain Python."""
 
@@ -101,7 +114,7 @@ class LeanScorer:
         columns = self._word_columns.get(word)
         if columns is None:
             vocabulary = self._chars.vocabulary
-            columns = tuple(vocabulary[g] for g in word_char_ngrams(word) if g in vocabulary)
+            columns = tuple([c for c in map(vocabulary.get, word_char_ngrams(word)) if c is not None])
             if len(self._word_columns) >= _WORD_CACHE_LIMIT:
                 self._word_columns.clear()
             self._word_columns[word] = columns
@@ -111,10 +124,10 @@ class LeanScorer:
     def _block_share(block: _Block, counts: Counter[int]) -> tuple[float, float]:
         """Return (dot, norm) for one block's column counts."""
         if len(counts) < _NUMPY_FROM:
-            idf, coef = block.idf, block.coef
+            idf, coef, log = block.idf, block.coef, math.log
             dot = squares = 0.0
             for column, count in counts.items():
-                value = sublinear_tf(count) * idf[column]
+                value = (1.0 + log(count)) * idf[column]  # scikit-learn's sublinear tf, inlined
                 squares += value * value
                 dot += value * coef[column]
             return dot, math.sqrt(squares)
@@ -139,6 +152,27 @@ class LeanScorer:
         decision = self._intercept + sum(s * c for s, c in zip(signals, self._signals, strict=True))
         decision += (word_dot / word_norm if word_norm else 0.0) + (char_dot / char_norm if char_norm else 0.0)
         return _Evaluation(decision, normalised, signals, words, word_counts, char_counts, word_norm, char_norm)
+
+    def probabilities(self, comments: Sequence[Comment | str]) -> np.ndarray:
+        """Calibrated probabilities of many comments, their arithmetic batched through numpy."""
+        vocabulary, cache = self._words.vocabulary, self._word_columns
+        word_rows: list[Counter[int]] = []
+        char_rows: list[Counter[int]] = []
+        signals = []
+        for item in comments:
+            comment = as_comment(item)
+            normalised = normalise(comment.text)
+            tokens = word_tokens(normalised.text)
+            word_rows.append(Counter([c for c in map(vocabulary.get, word_ngrams(tokens)) if c is not None]))
+            words = char_words(tokens)
+            char_rows.append(Counter(chain.from_iterable([cache.get(w) or self._char_columns(w) for w in words])))
+            signals.append(compute_signals(comment, normalised))
+        decision = self._intercept + np.asarray(signals, dtype=np.float64).reshape(len(comments), -1) @ np.asarray(
+            self._signals
+        )
+        decision += _batch_share(self._words, word_rows) + _batch_share(self._chars, char_rows)
+        z = np.clip(self._slope * decision + self._offset, -700, 700)
+        return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
     def decision(self, comment: Comment | str) -> float:
         """The uncalibrated linear score."""

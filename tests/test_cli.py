@@ -55,6 +55,15 @@ def test_train_then_score_then_evaluate(runner: CliRunner, labelled_csv: Path, t
     assert rows[0]["verdict"] in ("review", "spam", "discard") and rows[1]["verdict"] == "ham"
     assert rows[0]["reasons"].startswith("+ ")
 
+    fast = tmp_path / "fast.csv"
+    result = runner.invoke(
+        main, ["score", "--model", str(registry), "--input", str(comments), "--output", str(fast), "--reasons", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    fast_rows = list(csv.DictReader(fast.read_text().splitlines()))
+    assert [r["spam_probability"] for r in fast_rows] == [r["spam_probability"] for r in rows]
+    assert [r["reasons"] for r in fast_rows] == ["", ""]
+
     report = tmp_path / "report.html"
     result = runner.invoke(
         main, ["evaluate", "--model", str(registry), "--data", str(labelled_csv), "--report", str(report)]

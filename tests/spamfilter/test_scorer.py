@@ -38,6 +38,8 @@ def test_lean_scorer_matches_fitted_pipeline(which: str, request: pytest.Fixture
     pipeline = model.model.predict_proba(comments)[:, 1]
     lean = np.array([model.scorer.probability(c) for c in comments])
     assert np.abs(pipeline - lean).max() < 1e-6
+    batched = model.scorer.probabilities(comments)
+    assert np.abs(pipeline - batched).max() < 1e-6
 
 
 def test_reasons_name_words_links_and_signals(bundled_model: LoadedModel) -> None:
