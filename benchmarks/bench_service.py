@@ -25,27 +25,45 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+# Every run goes through a Lua script whose requests are built in init(), so wrk spends the same
+# few microseconds per request on every route and the ratios compare the server alone.
+TRIVIAL = r"""
+local req
+init = function(args) req = wrk.format("GET", "/healthz") end
+request = function() return req end
+"""
 UNCACHED = r"""
-local counter = 0
+local reqs, n, i = {}, 200000, 0
 local words = {"council", "budget", "weather", "match", "article", "policy", "school", "traffic", "housing", "review"}
+init = function(args)
+  math.randomseed(tonumber(args[1]) or 1)
+  for k = 1, n do
+    local body = string.format('{"content": "Comment %d-%d about the %s and the %s, what do you think?", "author": "reader%d"}',
+      k, math.random(1, 1000000000), words[k % 10 + 1], words[(k * 7) % 10 + 1], k % 97)
+    reqs[k] = wrk.format("POST", "/v1/check", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer __KEY__"}, body)
+  end
+end
 request = function()
-  counter = counter + 1
-  local body = string.format('{"content": "Comment %d-%d about the %s and the %s, what do you think?", "author": "reader%d"}',
-    counter, math.random(1, 1000000000), words[counter % 10 + 1], words[(counter * 7) % 10 + 1], counter % 97)
-  return wrk.format("POST", "/v1/check", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer __KEY__"}, body)
+  i = i % n + 1
+  return reqs[i]
 end
 """
 CACHED = r"""
+local reqs, i = {}, 0
 local bodies = {
   '{"content": "Great article, thanks for writing it", "author": "ann"}',
   '{"content": "Check out my channel and subscribe http://bit.ly/x", "author": "spam"}',
   '{"content": "I disagree with the council on the budget", "author": "bob"}',
   '{"content": "Win a free holiday! Text GO now", "author": "x"}',
 }
-local counter = 0
+init = function(args)
+  for k = 1, #bodies do
+    reqs[k] = wrk.format("POST", "/v1/check", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer __KEY__"}, bodies[k])
+  end
+end
 request = function()
-  counter = counter + 1
-  return wrk.format("POST", "/v1/check", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer __KEY__"}, bodies[counter % 4 + 1])
+  i = i % #reqs + 1
+  return reqs[i]
 end
 """
 
@@ -63,11 +81,9 @@ def _ms(value: str) -> float:
     return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def run_wrk(url: str, seconds: int, connections: int, script: str | None) -> dict[str, float]:
+def run_wrk(url: str, seconds: int, connections: int, script: str, seed: int = 1) -> dict[str, float]:
     """One wrk run; returns req/s, p50 and p99 in ms, and the error count."""
-    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
-    if script:
-        args[1:1] = ["-s", script]
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script, url, "--", str(seed)]
     out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
     if "Requests/sec" not in out or " 50%" not in out:
         raise RuntimeError(f"wrk printed no figures:\n{out}")
@@ -119,14 +135,14 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         scripts = {}
-        for name, template in (("uncached", UNCACHED), ("cached", CACHED)):
+        for name, template in (("trivial", TRIVIAL), ("uncached", UNCACHED), ("cached", CACHED)):
             path = tmp / f"{name}.lua"
             path.write_text(template.replace("__KEY__", key))
             scripts[name] = str(path)
-        run_wrk(f"{base}/healthz", 2, args.connections, None)  # warm-up
+        run_wrk(base, 2, args.connections, scripts["cached"])  # warm-up: every worker loads its caches
         results = {
-            "trivial": run_wrk(f"{base}/healthz", args.seconds, args.connections, None),
-            "uncached": run_wrk(base, args.seconds, args.connections, scripts["uncached"]),
+            "trivial": run_wrk(base, args.seconds, args.connections, scripts["trivial"]),
+            "uncached": run_wrk(base, args.seconds, args.connections, scripts["uncached"], seed=int(time.time())),
             "cached": run_wrk(base, args.seconds, args.connections, scripts["cached"]),
         }
     finally:
