@@ -212,3 +212,16 @@ def test_readyz_names_a_degraded_database(app_factory) -> None:
     ready = app.test_client().get("/readyz")
     assert ready.status_code == 200
     assert ready.json["status"] == "degraded" and ready.json["degraded"] == ["database"]
+
+
+def test_fast_path_and_flask_route_answer_alike(database_url: str, app_factory) -> None:
+    fast = app_factory(database_url)
+    plain = app_factory(database_url)
+    plain.wsgi_app = plain.wsgi_app.inner  # the Flask route alone, as when the fast path steps aside
+    body = {"content": SPAM_TEXT, "author": "z", "comment_id": "same"}
+    answers = []
+    for app in (fast, plain):
+        response = app.test_client().post("/v1/check", json=body, headers={"Authorization": f"Bearer {new_key(app)}"})
+        assert response.status_code == 200 and response.mimetype == "application/json"
+        answers.append(response.json)
+    assert {k: v for k, v in answers[0].items() if k != "id"} == {k: v for k, v in answers[1].items() if k != "id"}
