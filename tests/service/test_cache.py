@@ -9,7 +9,8 @@ import pytest
 import redis
 from flask import Flask
 
-from service.cache import BREAKER_SECONDS, LocalCache
+from service.localcache import LocalCache
+from service.rediscache import BREAKER_SECONDS
 from service.rediskeys import check_key, redis_key, usage_key, verdict_key
 from spamfilter.artifact import LoadedModel
 from tests.service.conftest import REDIS_TEST_URL, SPAM_TEXT, new_key
