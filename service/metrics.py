@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from service.apikeys import get_authenticator
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -79,4 +81,8 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics() -> Response:
+        # Like every route but health, readiness and docs, metrics need a key (Prometheus
+        # sends it with `authorization: {credentials: KEY}` in the scrape config).
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        get_authenticator().authenticate(key.strip() if scheme.lower() == "bearer" else None)
         return Response(get_metrics().render(), mimetype=CONTENT_TYPE_LATEST)

@@ -192,7 +192,7 @@ def test_unknown_routes_are_json(
     assert response.status_code == status and "message" in response.json["error"]
 
 
-def test_health_docs_and_metrics_need_no_key(client: FlaskClient, auth: dict[str, str]) -> None:
+def test_health_and_docs_need_no_key_but_metrics_do(client: FlaskClient, auth: dict[str, str]) -> None:
     client.post("/v1/check", json={"content": HAM_TEXT}, headers=auth)
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz").json
@@ -200,7 +200,8 @@ def test_health_docs_and_metrics_need_no_key(client: FlaskClient, auth: dict[str
     spec = client.get("/openapi.json").json
     assert {"/v1/check", "/v1/check/batch", "/v1/feedback"} <= set(spec["paths"])
     assert "/v1/feedback" in client.get("/docs").get_data(as_text=True)
-    metrics = client.get("/metrics").get_data(as_text=True)
+    assert client.get("/metrics").status_code == 401
+    metrics = client.get("/metrics", headers=auth).get_data(as_text=True)
     assert 'spamfilter_checks_total{site="https://news.example",verdict="ham"}' in metrics
     assert (
         "spamfilter_check_seconds_bucket" in metrics and 'spamfilter_model_info{version="2026.11.26-1"} 1.0' in metrics
@@ -225,3 +226,37 @@ def test_fast_path_and_flask_route_answer_alike(database_url: str, app_factory) 
         assert response.status_code == 200 and response.mimetype == "application/json"
         answers.append(response.json)
     assert {k: v for k, v in answers[0].items() if k != "id"} == {k: v for k, v in answers[1].items() if k != "id"}
+
+
+def test_request_log_has_no_key_and_masks_the_address(client: FlaskClient, api_key: str) -> None:
+    import io
+    import logging
+
+    from service.logs import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("spamfilter")
+    logger.addHandler(handler)
+    logger.setLevel("INFO")
+    try:
+        client.post(
+            "/v1/check",
+            json={"content": "log me", "user_ip": "203.0.113.77", "author_email": "private@example.org"},
+            headers={"Authorization": f"Bearer {api_key}"},
+            environ_base={"REMOTE_ADDR": "198.51.100.23"},
+        )
+        client.post(
+            "/1.1/comment-check", data={"api_key": api_key, "blog": "https://news.example", "user_ip": "203.0.113.77"}
+        )
+    finally:
+        logger.setLevel("WARNING")
+        logger.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    requests = [line for line in lines if line["message"] == "request"]
+    assert {r["path"] for r in requests} == {"/v1/check", "/1.1/comment-check"}
+    text = "\n".join(json.dumps(r) for r in requests)
+    assert api_key not in text and api_key[:10] not in text
+    assert "203.0.113.77" not in text and "198.51.100.23" not in text and "private@example.org" not in text
+    assert any(r["client"] == "198.51.100.0/24" and "key_id" in r for r in requests)

@@ -73,7 +73,7 @@ def test_redis_down_fails_open(database_url: str, app_factory, caplog: pytest.Lo
     elapsed = time.perf_counter() - started
     assert all(a["verdict"] in ("spam", "discard") and a["cached"] is False for a in answers)
     assert elapsed < 2.0
-    metrics = app.test_client().get("/metrics").get_data(as_text=True)
+    metrics = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {key}"}).get_data(as_text=True)
     errors = [line for line in metrics.splitlines() if line.startswith('spamfilter_cache_events_total{event="error"}')]
     assert errors and float(errors[0].split()[-1]) >= 5
     assert app.test_client().get("/readyz").json["degraded"] == ["cache"]
