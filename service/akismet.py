@@ -88,7 +88,10 @@ def _key() -> KeyInfo:
 
 def _blog() -> str:
     blog = _value("blog") or ""
-    parts = urlsplit(blog)
+    try:
+        parts = urlsplit(blog)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise AkismetError("invalid", "We were unable to parse your blog URI")
     return blog
@@ -140,7 +143,7 @@ def _submit(label: str) -> Response:
     fields: dict[str, Any] = dict(record) if record else {"text": comment.text}
     for name in ("author", "author_url", "permalink", "type", "lang"):
         fields[name] = fields.get(name) or getattr(comment, name)
-    fields["site"] = fields.get("site") or blog
+    fields["site"] = key.site  # the key's site, never the blog field: see api.feedback
     if not fields.get("text"):
         raise AkismetError("Missing required field: comment_content.", 'Empty "comment_content" value')
     record_label(

@@ -83,7 +83,9 @@ def feedback() -> Response:
     if "id" in body and set(body) - {"id", "label"}:
         raise ValidationError("send either id or the comment's fields, not both", field="id")
     fields, check_id = _feedback_fields(body)
-    fields["site"] = fields.get("site") or _key().site
+    # Labels belong to the key's site whatever the body says: one site cannot read or flip
+    # another's labels by naming it.
+    fields["site"] = _key().site
     outcome = record_label(
         get_session(),
         label,

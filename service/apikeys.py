@@ -37,8 +37,11 @@ def hash_key(key: str) -> str:
 
 def validate_site(site: str) -> str:
     """A site must be an http(s) URL with a host."""
-    parts = urlsplit(site.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(site.strip())
+    except ValueError:
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(site) > 500:
         raise ValueError(f"site must be a URL such as https://news.example, not {site!r}")
     return site.strip().rstrip("/")
 
@@ -61,7 +64,7 @@ def revoke_key(session: Session, ident: str) -> ApiKey:
     """Revoke a key named by its id or its prefix."""
     query = (
         select(ApiKey).where(ApiKey.id == int(ident))
-        if ident.isdigit()
+        if ident.isascii() and ident.isdigit() and len(ident) < 19  # an id that fits a BIGINT
         else select(ApiKey).where(ApiKey.key_prefix == ident)
     )
     row = session.scalars(query).first()
@@ -82,7 +85,9 @@ class KeyAuthenticator:
     def __init__(self, sessions: object, ttl: float):
         self._sessions = sessions
         self._ttl = ttl
-        self._cache: dict[str, tuple[KeyInfo | None, float]] = {}
+        # Only valid keys are remembered: there are few of them, so random keys sent by anyone
+        # can neither grow this nor push real keys out of it.
+        self._valid: dict[str, tuple[KeyInfo, float]] = {}
         self._lock = threading.Lock()
 
     def authenticate(self, key: str | None) -> KeyInfo:
@@ -90,24 +95,20 @@ class KeyAuthenticator:
         if not key:
             raise UnauthorizedError("an API key is required")
         digest = hash_key(key)
-        now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is not None and cached[1] > now:
-            return self._verdict(cached[0])
+        known = self._valid.get(digest)
+        if known is not None and known[1] > time.monotonic():
+            return known[0]
         try:
             info = self._lookup(digest)
         except SQLAlchemyError as exc:
-            if cached is not None:
-                return self._verdict(cached[0])
+            if known is not None:  # seen recently: keep checks working while the database is down
+                return known[0]
             raise UnavailableError("the key store is unavailable; try again shortly") from exc
         with self._lock:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[digest] = (info, now + self._ttl)
-        return self._verdict(info)
-
-    @staticmethod
-    def _verdict(info: KeyInfo | None) -> KeyInfo:
+            if info is None:
+                self._valid.pop(digest, None)
+            else:
+                self._valid[digest] = (info, time.monotonic() + self._ttl)
         if info is None:
             raise UnauthorizedError("unknown or revoked API key")
         return info

@@ -127,7 +127,7 @@ class Checker:
             verdict, probability, reasons = Verdict(cached["verdict"]), cached["p"], cached["reasons"]
             metrics.cache_hit.inc()
         record: dict[str, Any] = {name: getattr(comment, name) for name in REMEMBERED_FIELDS}
-        record.update(site=comment.site or key.site, verdict=verdict.value, model_version=model.version, key_id=key.id)
+        record.update(site=key.site, verdict=verdict.value, model_version=model.version, key_id=key.id)
         stored = check_key(self.prefix, check_id)
         entries[stored] = record
         ttls = dict.fromkeys(entries, self.cache_ttl)

@@ -20,7 +20,6 @@ from flask import Flask
 
 from service.apikeys import KeyAuthenticator, KeyInfo
 from service.checks import Checker
-from service.errors import ApiError
 from service.logs import log_request
 from service.validation import CheckInput, loads_body, parse_comment
 
@@ -29,7 +28,7 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
 def _is_json(content_type: str) -> bool:
-    mimetype = content_type.split(";", 1)[0].strip().lower()
+    mimetype = content_type.split(";", 1)[0].strip(" \t").lower()  # as Werkzeug parses it
     return mimetype == "application/json" or (mimetype.startswith("application/") and mimetype.endswith("+json"))
 
 
@@ -47,7 +46,9 @@ class FastCheck:
             return self.inner(environ, start_response)
         started = time.perf_counter()
         length = environ.get("CONTENT_LENGTH") or ""
-        if not length.isdigit() or int(length) > self.max_body or not _is_json(environ.get("CONTENT_TYPE", "")):
+        if not (length.isascii() and length.isdigit()) or int(length) > self.max_body:
+            return self.inner(environ, start_response)
+        if not _is_json(environ.get("CONTENT_TYPE", "")):
             return self.inner(environ, start_response)
         body = environ["wsgi.input"].read(int(length))
         accepted = self._accept(environ, body)
@@ -72,7 +73,7 @@ class FastCheck:
         try:
             key = authenticator.authenticate(token.strip())
             return key, parse_comment(loads_body(body))
-        except ApiError:
+        except Exception:  # any problem is Flask's to answer, through its one error mapping
             return None
 
 

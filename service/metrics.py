@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 from typing import Any
 
@@ -9,7 +10,7 @@ from flask import Flask, Response, current_app, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from service.apikeys import get_authenticator
+from service.errors import NotFoundError, UnauthorizedError
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -81,8 +82,12 @@ def init_app(app: Flask) -> None:
 
     @app.get("/metrics")
     def metrics() -> Response:
-        # Like every route but health, readiness and docs, metrics need a key (Prometheus
-        # sends it with `authorization: {credentials: KEY}` in the scrape config).
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-        get_authenticator().authenticate(key.strip() if scheme.lower() == "bearer" else None)
+        # Metrics cover every site, so they take the operators' token, not a site's API key
+        # (Prometheus sends it with `authorization: {credentials: TOKEN}` in the scrape config).
+        token = current_app.config["SPAMFILTER_METRICS_TOKEN"]
+        if not token:
+            raise NotFoundError("metrics are off: set SPAMFILTER_METRICS_TOKEN to turn them on")
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise UnauthorizedError("metrics need the SPAMFILTER_METRICS_TOKEN bearer token")
         return Response(get_metrics().render(), mimetype=CONTENT_TYPE_LATEST)

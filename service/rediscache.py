@@ -101,8 +101,9 @@ class RedisCache:
         # One connection per thread for lookups: the pool's get/release costs as much as the GET.
         connection: redis.Connection | None = getattr(self._local, "connection", None)
         if connection is None or self._local.pid != os.getpid():
-            kwargs = self.client.connection_pool.connection_kwargs
-            connection = redis.Connection(**kwargs)
+            pool = self.client.connection_pool
+            # The pool's own class: unix sockets and TLS (rediss://) keep working.
+            connection = pool.connection_class(**pool.connection_kwargs)
             self._local.connection, self._local.pid = connection, os.getpid()
         return connection
 

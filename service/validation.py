@@ -58,6 +58,8 @@ def loads_body(raw: bytes) -> dict[str, Any]:
     except (json.JSONDecodeError, RecursionError) as exc:
         message = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         raise ApiError(f"the body is not valid JSON: {message}") from exc
+    except ValueError as exc:  # e.g. an integer longer than Python converts (4,300 digits)
+        raise ApiError(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise ValidationError("the body must be a JSON object")
     if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
@@ -75,6 +77,11 @@ def _string(data: dict[str, Any], name: str, path: str, limit: int, required: bo
         raise ValidationError(f"{path}{name} must be a string", field=f"{path}{name}")
     if "\x00" in value:
         raise ValidationError(f"{path}{name} must not contain NUL characters", field=f"{path}{name}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate such as "\ud800" has no UTF-8 form
+            raise ValidationError(f"{path}{name} is not valid Unicode", field=f"{path}{name}") from exc
     if len(value) > limit:
         raise ValidationError(f"{path}{name} is longer than {limit} characters", field=f"{path}{name}")
     return value

@@ -206,22 +206,31 @@ def score(model_dir: Path | None, source: Path, target: Path, reasons: int) -> N
 )
 def serve(bind: str, workers: int, threads: int) -> None:
     """Run the HTTP service under gunicorn with the configured (or bundled) model."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from service.server import serve as run
 
     try:
         run(bind, workers, threads)
     except ModelLoadError as exc:
         raise click.ClickException(str(exc)) from exc
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot reach the database: {exc.__class__.__name__}") from exc
 
 
 @main.command()
 def migrate() -> None:
     """Bring the database schema up to date (serve does this too)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from service.config import load_settings
     from service.db import upgrade
 
     url = load_settings()["DATABASE_URL"]
-    upgrade(url)
+    try:
+        upgrade(url)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(f"cannot reach the database {_safe_url(url)}: {exc.__class__.__name__}") from exc
     _say(f"database schema is current ({_safe_url(url)})")
 
 

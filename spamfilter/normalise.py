@@ -118,7 +118,8 @@ _LEET_KEEP = frozenset(
 _ORDINALISH = re.compile(r"\d+[a-z]{1,2}|[a-z]\d|\w*\d{3,}\w*")
 
 _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
-_TAG_LINK = re.compile(r"""<a\s[^>]*?href\s*=\s*["']?([^"'\s>]+)[^>]*>""", re.IGNORECASE)
+# Bounded repeats: an unbounded lazy scan per "<a " makes a run of them quadratic.
+_TAG_LINK = re.compile(r"""<a\s[^>]{0,200}?href\s*=\s*["']?([^"'\s>]{1,2000})[^>]{0,500}>""", re.IGNORECASE)
 _TAG = re.compile(r"</?[a-zA-Z][^>]{0,500}>")
 _DOT_WORD = re.compile(r"\s*[(\[{<]\s*(?:dot|\.)\s*[)\]}>]\s*|\s+dot\s+(?=[a-z]{2,6}\b)")
 _SPACED_WWW = re.compile(r"\bw[\s.]+w[\s.]+w\s*\.\s*")
@@ -137,7 +138,9 @@ _BARE_WWW = re.compile(rf"\bw{{2,3}}[ .]+([a-z0-9\-]{{2,}})[ .]+(?:dot )?((?:{_T
 _SPACED_TLD = re.compile(rf"(?<=\w)\s*\.\s+(?=(?:{_TLDS})\b)|(?<=\w)\s+\.\s*(?=(?:{_TLDS})\b)")
 _TLD_HINT = re.compile(rf"\. ?(?:{_TLDS})\b")
 _SPACED_TLD_HINT = re.compile(rf"(?: \. ?|\. )(?:{_TLDS})\b")
-_EMAIL = re.compile(r"[\w.+\-]+@([\w\-]+(?:\.[\w\-]+)+)")
+# The lookbehind starts a match only where a run of address characters starts: without it, a
+# long run with no "@" is rescanned from every position (quadratic time).
+_EMAIL = re.compile(r"(?<![\w.+\-])[\w.+\-]+@([\w\-]+(?:\.[\w\-]+)+)")
 _URL = re.compile(
     rf"(?:https?://|www\.)[^\s<>\"'()\[\]{{}}]+"
     rf"|(?<![\w.:@\-])(?:[a-z0-9\-]+\.)+(?:{_TLDS})\b(?:/[^\s<>\"'()\[\]{{}}]*)?"

@@ -26,6 +26,7 @@ from service.db import upgrade
 PG_ADMIN = os.environ.get("SPAMFILTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_TEST_URL = os.environ.get("SPAMFILTER_TEST_REDIS", "redis://127.0.0.1:6379/15")
 SPAM_TEXT = "Check out my channel and subscribe!! Free money at http://bit.ly/x1 http://bit.ly/x2"
+METRICS_TOKEN = "test-metrics-token"
 HAM_TEXT = "I disagree with the article, the council should have answered the question directly."
 
 
@@ -68,9 +69,12 @@ def redis_prefix() -> Iterator[str]:
 
 def make_app(database_url: str, **config: Any) -> Flask:
     """An app on `database_url` with test settings on top."""
-    return create_app(
-        {"DATABASE_URL": database_url, "SPAMFILTER_KEY_CACHE_SECONDS": 0, "SPAMFILTER_LOG_LEVEL": "WARNING", **config}
-    )
+    settings = {
+        "SPAMFILTER_KEY_CACHE_SECONDS": 0,
+        "SPAMFILTER_LOG_LEVEL": "WARNING",
+        "SPAMFILTER_METRICS_TOKEN": METRICS_TOKEN,
+    }
+    return create_app({"DATABASE_URL": database_url, **settings, **config})
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from service.db import Label
-from tests.service.conftest import HAM_TEXT, SPAM_TEXT, new_key
+from tests.service.conftest import HAM_TEXT, METRICS_TOKEN, SPAM_TEXT, new_key
 
 
 def test_check_answers_verdict_probability_reasons_version(client: FlaskClient, auth: dict[str, str]) -> None:
@@ -201,7 +201,8 @@ def test_health_and_docs_need_no_key_but_metrics_do(client: FlaskClient, auth: d
     assert {"/v1/check", "/v1/check/batch", "/v1/feedback"} <= set(spec["paths"])
     assert "/v1/feedback" in client.get("/docs").get_data(as_text=True)
     assert client.get("/metrics").status_code == 401
-    metrics = client.get("/metrics", headers=auth).get_data(as_text=True)
+    assert client.get("/metrics", headers=auth).status_code == 401  # a site's key sees no other site's figures
+    metrics = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).get_data(as_text=True)
     assert 'spamfilter_checks_total{site="https://news.example",verdict="ham"}' in metrics
     assert (
         "spamfilter_check_seconds_bucket" in metrics and 'spamfilter_model_info{version="2026.11.26-1"} 1.0' in metrics
@@ -260,3 +261,24 @@ def test_request_log_has_no_key_and_masks_the_address(client: FlaskClient, api_k
     assert api_key not in text and api_key[:10] not in text
     assert "203.0.113.77" not in text and "198.51.100.23" not in text and "private@example.org" not in text
     assert any(r["client"] == "198.51.100.0/24" and "key_id" in r for r in requests)
+
+
+def test_one_site_cannot_touch_another_sites_labels(app: Flask, client: FlaskClient) -> None:
+    own, other = new_key(app, "https://a.example"), new_key(app, "https://b.example")
+    body = {"content": "Shared words across two sites", "author": "same"}
+    first = client.post(
+        "/v1/feedback",
+        json={**body, "label": "spam", "site": "https://a.example"},
+        headers={"Authorization": f"Bearer {own}"},
+    )
+    probe = client.post(
+        "/v1/feedback",
+        json={**body, "label": "ham", "site": "https://a.example"},
+        headers={"Authorization": f"Bearer {other}"},
+    )
+    assert (first.status_code, probe.status_code) == (201, 201)  # a new label of b's own, not a's flipped
+    rows = [r for r in _labels(app) if r.text == body["content"]]
+    assert sorted((r.site, r.label, r.previous_label) for r in rows) == [
+        ("https://a.example", "spam", None),
+        ("https://b.example", "ham", None),
+    ]

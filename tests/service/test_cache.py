@@ -13,7 +13,7 @@ from service.localcache import LocalCache
 from service.rediscache import BREAKER_SECONDS
 from service.rediskeys import check_key, redis_key, usage_key, verdict_key
 from spamfilter.artifact import LoadedModel
-from tests.service.conftest import REDIS_TEST_URL, SPAM_TEXT, new_key
+from tests.service.conftest import METRICS_TOKEN, REDIS_TEST_URL, SPAM_TEXT, new_key
 
 EMAIL, IP = "someone.private@example.org", "203.0.113.77"
 
@@ -73,7 +73,9 @@ def test_redis_down_fails_open(database_url: str, app_factory, caplog: pytest.Lo
     elapsed = time.perf_counter() - started
     assert all(a["verdict"] in ("spam", "discard") and a["cached"] is False for a in answers)
     assert elapsed < 2.0
-    metrics = app.test_client().get("/metrics", headers={"Authorization": f"Bearer {key}"}).get_data(as_text=True)
+    metrics = (
+        app.test_client().get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).get_data(as_text=True)
+    )
     errors = [line for line in metrics.splitlines() if line.startswith('spamfilter_cache_events_total{event="error"}')]
     assert errors and float(errors[0].split()[-1]) >= 5
     assert app.test_client().get("/readyz").json["degraded"] == ["cache"]

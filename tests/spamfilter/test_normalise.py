@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -86,3 +88,24 @@ def test_normalise_never_fails_and_is_lowercase_single_spaced(text: str) -> None
 def test_normalise_is_stable_on_its_own_output(text: str) -> None:
     once = normalise(text).text
     assert normalise(once).text == normalise(normalise(once).text).text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a." * 49_999 + "@",
+        "<a " * 33_000,
+        '<a href="' * 11_000,
+        "a1" * 50_000,
+        "1-" * 50_000,
+        "аa" * 50_000,
+        "x@y." * 25_000,
+    ],
+    ids=["email-run", "tag-run", "href-run", "leet-run", "phone-run", "homoglyph-run", "at-run"],
+)
+def test_adversarial_inputs_stay_linear(text: str) -> None:
+    # A guard against catastrophic backtracking, not a speed target: quadratic regexes took
+    # 20 s and more on these 100,000-character inputs; linear ones take well under a second.
+    started = time.perf_counter()
+    normalise(text)
+    assert time.perf_counter() - started < 3.0
