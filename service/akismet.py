@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.datastructures import MultiDict
 
 from service.apikeys import KeyInfo, get_authenticator
 from service.cache import get_cache
@@ -67,8 +68,25 @@ def _api_error(exc: ApiError) -> Response:
     return text(exc.message, exc.status, {"X-akismet-debug-help": exc.message})
 
 
+@bp.before_request
+def _read_form() -> None:
+    # Werkzeug drops a whole form body that is not UTF-8, which would surface as a misleading
+    # "Missing required field"; decode it here so the client hears what is wrong.
+    values = MultiDict(request.args)
+    if request.mimetype == "application/x-www-form-urlencoded":
+        try:
+            body = request.get_data(cache=True).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise AkismetError("invalid", f"The request body is not valid UTF-8 (byte {exc.start})") from exc
+        for name, value in parse_qsl(body, keep_blank_values=True):
+            values.add(name, value)
+    else:
+        values.update(request.form)
+    g.akismet_values = values
+
+
 def _value(name: str) -> str | None:
-    value = request.values.get(name)
+    value = g.akismet_values.get(name)
     if value is not None and (len(value) > MAX_VALUE_CHARS or "\x00" in value):
         raise AkismetError("invalid", f'The "{name}" value is too long or contains NUL characters')
     return value or None

@@ -7,7 +7,9 @@ from typing import Any, Protocol
 
 import redis
 from flask import Flask, current_app
+from sqlalchemy.engine import Engine
 
+from service.checkstore import SqlCheckStore
 from service.localcache import LocalCache
 from service.metrics import Metrics
 from service.rediscache import RedisCache
@@ -44,7 +46,7 @@ class VerdictCache(Protocol):
         """Whether the cache answers now."""
 
 
-def make_cache(config: dict[str, Any], metrics: Metrics) -> VerdictCache:
+def make_cache(config: dict[str, Any], metrics: Metrics, engine: Engine | None = None) -> VerdictCache:
     """Redis when REDIS_URL is set, else the in-process cache."""
     if config.get("REDIS_URL"):
         timeout = config["SPAMFILTER_REDIS_TIMEOUT_MS"] / 1000
@@ -53,7 +55,11 @@ def make_cache(config: dict[str, Any], metrics: Metrics) -> VerdictCache:
         )
         front = LocalCache(FRONT_SIZE, min(config["SPAMFILTER_CACHE_TTL"], FRONT_TTL), config["SPAMFILTER_CHECK_TTL"])
         return RedisCache(client, metrics, front)
-    return LocalCache(config["SPAMFILTER_CACHE_SIZE"], config["SPAMFILTER_CACHE_TTL"], config["SPAMFILTER_CHECK_TTL"])
+    # Without Redis, check records also go to the SQL store so every worker can find them.
+    records = SqlCheckStore(engine) if engine is not None else None
+    return LocalCache(
+        config["SPAMFILTER_CACHE_SIZE"], config["SPAMFILTER_CACHE_TTL"], config["SPAMFILTER_CHECK_TTL"], records
+    )
 
 
 def get_cache() -> VerdictCache:
@@ -64,4 +70,6 @@ def get_cache() -> VerdictCache:
 
 def init_app(app: Flask) -> None:
     """Create the cache the configuration asks for."""
-    app.extensions["spamfilter.cache"] = make_cache(dict(app.config), app.extensions["spamfilter.metrics"])
+    app.extensions["spamfilter.cache"] = make_cache(
+        dict(app.config), app.extensions["spamfilter.metrics"], app.extensions["spamfilter.engine"]
+    )

@@ -65,6 +65,16 @@ class Label(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class CheckRecord(Base):
+    """A check remembered for feedback by id, when there is no Redis to keep it."""
+
+    __tablename__ = "check_records"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers and one writer overlap across gunicorn workers; wait rather than fail on a lock.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 
 class ExpiringDict:
@@ -38,14 +38,26 @@ class ExpiringDict:
         return len(self._items)
 
 
+class RecordStore(Protocol):
+    """Where check records go beyond this process (the SQL store, without Redis)."""
+
+    def add(self, key: str, value: dict[str, Any], ttl: int) -> None:
+        """Keep a record for `ttl` seconds."""
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        """A kept record, or None."""
+
+
 class LocalCache:
     """A bounded in-process TTL cache: the embedded default, and each worker's front cache."""
 
-    def __init__(self, size: int, ttl: int, check_ttl: int):
+    def __init__(self, size: int, ttl: int, check_ttl: int, records: RecordStore | None = None):
         self._verdicts = ExpiringDict(size, ttl)
         self._checks = ExpiringDict(size, check_ttl)
+        self._check_ttl = check_ttl
         self._counters: dict[str, dict[str, int]] = {}
         self._lock = threading.Lock()
+        self._records = records
 
     def _table(self, key: str) -> ExpiringDict:
         return self._checks if ":check:" in key else self._verdicts
@@ -65,6 +77,10 @@ class LocalCache:
             for key, name in (counters or {}).items():
                 fields = self._counters.setdefault(key, {})
                 fields[name] = fields.get(name, 0) + 1
+        if self._records is not None:
+            for key, value in entries.items():
+                if ":check:" in key:
+                    self._records.add(key, value, ttls.get(key, self._check_ttl))
 
     def counts(self, key: str) -> dict[str, int]:
         """A counter hash (this worker's share only: use Redis for totals across workers)."""
@@ -80,8 +96,11 @@ class LocalCache:
         return nothing
 
     def get_check(self, key: str) -> dict[str, Any] | None:
-        """A stored check or None."""
-        return self.get(key)
+        """A stored check: this worker's copy, else the record store's, else None."""
+        local = self.get(key)
+        if local is None and self._records is not None:
+            return self._records.get(key)
+        return local
 
     def healthy(self) -> bool:
         """Always: it lives in this process."""

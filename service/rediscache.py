@@ -26,6 +26,8 @@ BREAKER_SECONDS = 1.0
 COUNTER_TTL = 40 * 86400
 # Writes reach Redis within this; a worker's own front cache answers its repeats at once.
 FLUSH_SECONDS = 0.05
+# While Redis is away, this many checks' writes wait for it (about a minute of heavy traffic).
+MAX_PENDING = 50_000
 
 
 def fail_open(default: Any) -> Callable[[Callable[..., T]], Callable[..., T]]:
@@ -167,7 +169,7 @@ class RedisCache:
         if not batch:
             return 0
         if self.breaker_open():
-            self.metrics.cache.labels("dropped").inc(len(batch))
+            self._requeue(batch)
             return 0
         bumps: dict[tuple[str, str], int] = {}
         try:
@@ -184,9 +186,20 @@ class RedisCache:
             pipe.execute()
         except (redis.RedisError, OSError) as exc:
             self.trip(exc)
-            self.metrics.cache.labels("dropped").inc(len(batch))
+            # Kept for the next flush: check records were promised to feedback by id. A batch
+            # that failed after Redis applied it may bump the usage counters twice.
+            self._requeue(batch)
             return 0
         return len(batch)
+
+    def _requeue(self, batch: list[tuple[dict[str, dict[str, Any]], dict[str, int], dict[str, str]]]) -> None:
+        """Put unsent writes back in front of newer ones, dropping the oldest beyond MAX_PENDING."""
+        with self._lock:
+            self._pending = batch + self._pending
+            excess = len(self._pending) - MAX_PENDING
+            if excess > 0:
+                del self._pending[:excess]
+                self.metrics.cache.labels("dropped").inc(excess)
 
     @fail_open({})
     def counts(self, key: str) -> dict[str, int]:

@@ -282,3 +282,67 @@ def test_one_site_cannot_touch_another_sites_labels(app: Flask, client: FlaskCli
         ("https://a.example", "spam", None),
         ("https://b.example", "ham", None),
     ]
+
+
+def test_without_redis_another_worker_finds_a_check_by_id(database_url: str, app_factory) -> None:
+    worker_a, worker_b = app_factory(database_url), app_factory(database_url)  # two processes' worth of memory
+    key = new_key(worker_a)
+    check = (
+        worker_a.test_client()
+        .post("/v1/check", json={"content": "Which worker am I on?"}, headers={"Authorization": f"Bearer {key}"})
+        .json
+    )
+    worker_a.extensions["spamfilter.cache"]._records.flush()  # the writer thread does this within 0.1 s
+    response = worker_b.test_client().post(
+        "/v1/feedback", json={"id": check["id"], "label": "ham"}, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "message"),
+    [
+        ({"data": '{"content": ' + "1" * 5000 + "}", "content_type": "application/json"}, 400, "not valid JSON"),
+        ({"json": {"content": "hi", "comment_id": "\ud800"}}, 422, "comment_id is not valid Unicode"),
+        ({"json": {"content": "bad \udfff text"}}, 422, "content is not valid Unicode"),
+    ],
+)
+def test_inputs_that_once_caused_500s(
+    client: FlaskClient, auth: dict[str, str], kwargs: dict, status: int, message: str
+) -> None:
+    response = client.post("/v1/check", headers=auth, **kwargs)
+    assert response.status_code == status and message in response.json["error"]["message"]
+
+
+def test_odd_content_length_falls_back_to_flask(client: FlaskClient, auth: dict[str, str]) -> None:
+    response = client.post(
+        "/v1/check",
+        data=b'{"content": "x"}',
+        headers={**auth, "Content-Type": "application/json"},
+        environ_overrides={"CONTENT_LENGTH": "\u00b2"},
+    )
+    assert response.status_code < 500
+
+
+@pytest.mark.parametrize(
+    ("data", "body", "help_text"),
+    [
+        ({"api_key": "k", "blog": "http://[::1", "user_ip": "1.2.3.4"}, "invalid", None),
+        (
+            b"api_key=k&blog=https%3A%2F%2Fx.example&user_ip=1.2.3.4&comment_content=Caf\xe9",
+            "invalid",
+            "not valid UTF-8",
+        ),
+    ],
+)
+def test_akismet_odd_forms_are_answered_like_akismet(
+    client: FlaskClient, api_key: str, data, body: str, help_text: str | None
+) -> None:
+    if isinstance(data, dict):
+        data = {**data, "api_key": api_key}
+    else:
+        data = data.replace(b"api_key=k", f"api_key={api_key}".encode())
+    response = client.post("/1.1/comment-check", data=data, content_type="application/x-www-form-urlencoded")
+    assert (response.status_code, response.get_data(as_text=True)) == (200, body)
+    if help_text:
+        assert help_text in response.headers["X-akismet-debug-help"]

@@ -121,3 +121,18 @@ def test_redis_keys_come_from_one_builder(built: str, expected: str) -> None:
 def test_empty_key_part_is_refused() -> None:
     with pytest.raises(ValueError, match="empty part"):
         redis_key("sf", "verdict", "", "abc")
+
+
+def test_writes_wait_out_a_redis_outage(redis_app: Flask, database_url: str, redis_prefix: str, app_factory) -> None:
+    key = new_key(redis_app)
+    cache = redis_app.extensions["spamfilter.cache"]
+    cache.trip(redis.ConnectionError("simulated outage"))
+    check = _check(redis_app, key, author="during the outage")
+    assert cache.flush() == 0  # the breaker is open: nothing sent, nothing lost
+    time.sleep(BREAKER_SECONDS + 0.1)
+    cache.flush()
+    other = app_factory(database_url, REDIS_URL=REDIS_TEST_URL, SPAMFILTER_REDIS_PREFIX=redis_prefix)
+    response = other.test_client().post(
+        "/v1/feedback", json={"id": check["id"], "label": "spam"}, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 201

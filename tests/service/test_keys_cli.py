@@ -40,6 +40,8 @@ def test_create_list_revoke(env: dict[str, str]) -> None:
         (["keys", "create", "--site", "news.example"], "site must be a URL"),
         (["keys", "revoke", "sf_unknown"], "no key with id or prefix 'sf_unknown'"),
         (["keys", "create"], "Missing option '--site'"),
+        (["keys", "revoke", "\u00b2"], "no key with id or prefix"),
+        (["keys", "revoke", "99999999999999999999"], "no key with id or prefix"),
     ],
 )
 def test_key_errors_are_one_line(env: dict[str, str], args: list[str], message: str) -> None:
