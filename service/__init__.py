@@ -7,8 +7,30 @@ from typing import Any
 
 from flask import Flask
 
-from service import akismet, api, apikeys, cache, checks, db, errors, fastpath, health, logs, metrics, model, openapi
+from service import (
+    akismet,
+    api,
+    apikeys,
+    cache,
+    checks,
+    db,
+    errors,
+    fastpath,
+    health,
+    logs,
+    metrics,
+    model,
+    openapi,
+    reviews,
+)
 from service.config import load_settings
+
+
+def close_app(app: Flask) -> None:
+    """Flush queued writes, stop background threads and close database connections."""
+    app.extensions["spamfilter.checker"].close()
+    app.extensions["spamfilter.cache"].close()
+    app.extensions["spamfilter.engine"].dispose()
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -26,7 +48,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     checks.init_app(app)
     errors.init_app(app)
     logs.init_app(app)
-    for blueprint in (health.bp, openapi.bp, api.bp, akismet.bp):
+    for blueprint in (health.bp, openapi.bp, api.bp, reviews.bp, akismet.bp):
         app.register_blueprint(blueprint)
     fastpath.init_app(app)
     return app

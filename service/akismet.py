@@ -140,7 +140,8 @@ def comment_check() -> Response:
     _require("api_key", "blog", "user_ip")
     key = _key()
     comment = _comment(_blog())
-    result = check_comment(comment, "akismet", key, user_role=_value("user_role"))
+    # Akismet's is_test traffic is answered but never kept for review or training.
+    result = check_comment(comment, "akismet", key, user_role=_value("user_role"), keep=not _truthy("is_test"))
     g.log_fields = {"verdict": result.verdict.value, "cached": result.cached, "site": key.site}
     headers = {"X-akismet-guid": result.id, "X-spamfilter-verdict": result.verdict.value}
     if result.verdict is Verdict.DISCARD:
@@ -169,6 +170,7 @@ def _submit(label: str) -> Response:
         label,
         fields,
         "akismet",
+        f"key:{key.id}",
         check_id=guid if record else None,
         key_id=key.id,
         model_version=fields.get("model_version"),

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from service.apikeys import KeyInfo, get_authenticator
+from service.apikeys import KeyInfo, authenticate_bearer
 from service.checks import check_comment, find_check
 from service.db import get_session
 from service.errors import NotFoundError, ValidationError
@@ -20,9 +20,7 @@ bp = Blueprint("api", __name__, url_prefix="/v1")
 
 @bp.before_request
 def _authenticate() -> None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    g.api_key = get_authenticator().authenticate(key.strip() if scheme.lower() == "bearer" else None)
+    g.api_key = authenticate_bearer(request.headers.get("Authorization", ""))
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
@@ -91,6 +89,7 @@ def feedback() -> Response:
         label,
         fields,
         "api",
+        f"key:{_key().id}",
         check_id=check_id,
         key_id=_key().id,
         model_version=fields.get("model_version"),

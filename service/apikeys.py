@@ -123,6 +123,12 @@ class KeyAuthenticator:
         return KeyInfo(row.id, row.site, row.key_prefix)
 
 
+def authenticate_bearer(header: str) -> KeyInfo:
+    """The key of an `Authorization: Bearer KEY` header, or UnauthorizedError."""
+    scheme, _, key = header.partition(" ")
+    return get_authenticator().authenticate(key.strip() if scheme.lower() == "bearer" else None)
+
+
 def get_authenticator() -> KeyAuthenticator:
     """The current app's key authenticator."""
     authenticator: KeyAuthenticator = current_app.extensions["spamfilter.keys"]

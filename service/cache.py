@@ -45,6 +45,9 @@ class VerdictCache(Protocol):
     def healthy(self) -> bool:
         """Whether the cache answers now."""
 
+    def close(self) -> None:
+        """Flush queued writes and stop background threads."""
+
 
 def make_cache(config: dict[str, Any], metrics: Metrics, engine: Engine | None = None) -> VerdictCache:
     """Redis when REDIS_URL is set, else the in-process cache."""

@@ -14,8 +14,11 @@ from flask import Flask, current_app
 
 from service.apikeys import KeyInfo
 from service.cache import VerdictCache
+from service.db import StoredCheck, utcnow
+from service.labels import label_fingerprint
 from service.metrics import Metrics
 from service.rediskeys import check_key, usage_key, verdict_key
+from service.writebehind import SqlWriter
 from spamfilter.artifact import LoadedModel
 from spamfilter.comment import Comment, Verdict
 
@@ -92,9 +95,17 @@ class Checker:
         self.prefix = app.config["SPAMFILTER_REDIS_PREFIX"]
         self.cache_ttl = app.config["SPAMFILTER_CACHE_TTL"]
         self.check_ttl = app.config["SPAMFILTER_CHECK_TTL"]
+        self.ham_sample = app.config["SPAMFILTER_HAM_SAMPLE"]
+        self.keeper = SqlWriter(app.extensions["spamfilter.engine"], StoredCheck.__table__)  # type: ignore[arg-type]
 
     def check(
-        self, comment: Comment, api: str, key: KeyInfo, comment_id: str | None = None, user_role: str | None = None
+        self,
+        comment: Comment,
+        api: str,
+        key: KeyInfo,
+        comment_id: str | None = None,
+        user_role: str | None = None,
+        keep: bool = True,
     ) -> CheckResult:
         """Score one comment (or serve it from the cache), remember it for feedback, count it."""
         started = time.perf_counter()
@@ -134,9 +145,42 @@ class Checker:
         ttls[stored] = self.check_ttl
         spam = verdict in (Verdict.SPAM, Verdict.DISCARD)
         cache.put(entries, ttls, {usage_key(self.prefix, key.id, this_month()): "spam" if spam else "ham"})
+        if keep and (verdict is not Verdict.HAM or random.random() < self.ham_sample):
+            self._keep(check_id, comment, key, verdict, probability, reasons, model.version)
         metrics.count_check(verdict.value, key.site)
         metrics.observe_latency(api, time.perf_counter() - started)
         return CheckResult(check_id, verdict, probability, reasons, model.version, cached is not None, comment_id)
+
+    def close(self) -> None:
+        """Flush kept checks and stop their writer."""
+        self.keeper.close()
+
+    def _keep(
+        self,
+        check_id: str,
+        comment: Comment,
+        key: KeyInfo,
+        verdict: Verdict,
+        probability: float,
+        reasons: list[dict[str, Any]],
+        version: str,
+    ) -> None:
+        """Queue the check for the review queue (no IP, e-mail or user agent is kept)."""
+        row = {name: getattr(comment, name) for name in ("author", "author_url", "permalink", "type", "lang")}
+        row.update(
+            id=check_id,
+            key_id=key.id,
+            site=key.site,
+            text=comment.text,
+            fingerprint=label_fingerprint(key.site, comment.text, comment.author),
+            verdict=verdict.value,
+            spam_probability=probability,
+            uncertainty=abs(probability - 0.5),
+            reasons=json.dumps(reasons, separators=(",", ":")),
+            model_version=version,
+            created_at=utcnow(),
+        )
+        self.keeper.add(row)
 
     def find(self, check_id: str, key: KeyInfo) -> dict[str, Any] | None:
         """The remembered comment of a check made with this key, or None (unknown, expired, other key)."""
@@ -156,10 +200,15 @@ def get_checker() -> Checker:
 
 
 def check_comment(
-    comment: Comment, api: str, key: KeyInfo, comment_id: str | None = None, user_role: str | None = None
+    comment: Comment,
+    api: str,
+    key: KeyInfo,
+    comment_id: str | None = None,
+    user_role: str | None = None,
+    keep: bool = True,
 ) -> CheckResult:
     """Check a comment with the current app's checker."""
-    return get_checker().check(comment, api, key, comment_id, user_role)
+    return get_checker().check(comment, api, key, comment_id, user_role, keep)
 
 
 def find_check(check_id: str, key: KeyInfo) -> dict[str, Any] | None:

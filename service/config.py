@@ -30,6 +30,11 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     "SPAMFILTER_MAX_BODY_BYTES": (8 * 1024 * 1024, int, "largest request body accepted (413 above)"),
     "SPAMFILTER_KEY_CACHE_SECONDS": (30, int, "how long a worker trusts a looked-up API key (revocation delay)"),
     "SPAMFILTER_LOG_LEVEL": ("INFO", str, "log level of the JSON request log"),
+    "SPAMFILTER_HAM_SAMPLE": (
+        0.02,
+        float,
+        "share of ham checks kept for review (review, spam and discard are all kept)",
+    ),
     "SPAMFILTER_METRICS_TOKEN": (None, str, "bearer token for /metrics (unset: /metrics is off)"),
 }
 

@@ -9,7 +9,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from flask import Flask, current_app, g
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, create_engine, event
+from sqlalchemy import DateTime, Float, ForeignKey, Index, String, Text, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -57,12 +57,51 @@ class Label(Base):
     permalink: Mapped[str | None] = mapped_column(Text, nullable=True)
     type: Mapped[str | None] = mapped_column(Text, nullable=True)
     lang: Mapped[str | None] = mapped_column(Text, nullable=True)
-    label: Mapped[str] = mapped_column(String(8))
+    label: Mapped[str | None] = mapped_column(String(8), nullable=True)  # None: withdrawn by undo
     previous_label: Mapped[str | None] = mapped_column(String(8), nullable=True)
     source: Mapped[str] = mapped_column(String(20))
     model_version: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StoredCheck(Base):
+    """A check kept for review: every review, spam and discard verdict and a sample of ham."""
+
+    __tablename__ = "checks"
+    __table_args__ = (Index("ix_checks_site_created", "key_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
+    site: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(Text, nullable=True)
+    author_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    permalink: Mapped[str | None] = mapped_column(Text, nullable=True)
+    type: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lang: Mapped[str | None] = mapped_column(Text, nullable=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # the label's, to join them
+    verdict: Mapped[str] = mapped_column(String(8))
+    spam_probability: Mapped[float] = mapped_column(Float)
+    # |p - 0.5|: the review queue works through the most uncertain first.
+    uncertainty: Mapped[float] = mapped_column(Float, index=True)
+    reasons: Mapped[str] = mapped_column(Text)
+    model_version: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class LabelEvent(Base):
+    """The audit trail of labels: who set what, when, from where, and what it replaced."""
+
+    __tablename__ = "label_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label_id: Mapped[int] = mapped_column(ForeignKey("labels.id"), index=True)
+    old_label: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    new_label: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    source: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class CheckRecord(Base):

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from service.db import Label, utcnow
-from service.errors import UnavailableError
+from service.db import Label, LabelEvent, utcnow
+from service.errors import NotFoundError, UnavailableError
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,10 @@ def label_fingerprint(site: str | None, text: str, author: str | None) -> str:
     return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def record_label(session: Session, label: str, fields: dict[str, Any], source: str, **extra: Any) -> LabelOutcome:
-    """Store (or update) the label for a comment; raises UnavailableError when the database is down."""
+def record_label(
+    session: Session, label: str, fields: dict[str, Any], source: str, actor: str, **extra: Any
+) -> LabelOutcome:
+    """Store (or change) the label of a comment, with an audit event; UnavailableError when the database is down."""
     fingerprint = label_fingerprint(fields.get("site"), fields["text"], fields.get("author"))
     try:
         for _ in range(2):  # a concurrent insert of the same comment makes the first try collide
@@ -38,7 +40,7 @@ def record_label(session: Session, label: str, fields: dict[str, Any], source: s
             if row is not None:
                 if row.label == label:
                     return LabelOutcome(row.id, "unchanged", label)
-                row.previous_label, row.label, row.source, row.updated_at = row.label, label, source, utcnow()
+                _change(session, row, label, source, actor)
                 session.commit()
                 return LabelOutcome(row.id, "updated", label)
             row = Label(
@@ -51,6 +53,8 @@ def record_label(session: Session, label: str, fields: dict[str, Any], source: s
             )
             session.add(row)
             try:
+                session.flush()
+                session.add(LabelEvent(label_id=row.id, old_label=None, new_label=label, source=source, actor=actor))
                 session.commit()
             except IntegrityError:
                 session.rollback()
@@ -60,3 +64,32 @@ def record_label(session: Session, label: str, fields: dict[str, Any], source: s
         session.rollback()
         raise UnavailableError("the database is unavailable; the label was not saved, please retry") from exc
     raise UnavailableError("the label could not be saved after a conflicting write; please retry")
+
+
+def _change(session: Session, row: Label, label: str | None, source: str, actor: str) -> None:
+    session.add(LabelEvent(label_id=row.id, old_label=row.label, new_label=label, source=source, actor=actor))
+    row.previous_label, row.label, row.source, row.updated_at = row.label, label, source, utcnow()
+
+
+def undo_label(session: Session, label_id: int, site: str, actor: str) -> LabelOutcome:
+    """Revert a label's latest change (undoing a creation withdraws it); undo twice to redo."""
+    try:
+        row = session.scalars(select(Label).where(Label.id == label_id, Label.site == site)).first()
+        if row is None:
+            raise NotFoundError(f"no label {label_id} for this site", field="id")
+        last = session.scalars(
+            select(LabelEvent).where(LabelEvent.label_id == row.id).order_by(LabelEvent.id.desc())
+        ).first()
+        if last is None:
+            raise NotFoundError(f"label {label_id} has no history to undo", field="id")
+        _change(session, row, last.old_label, "undo", actor)
+        session.commit()
+        return LabelOutcome(row.id, "undone", row.label or "none")
+    except SQLAlchemyError as exc:
+        session.rollback()
+        raise UnavailableError("the database is unavailable; nothing was undone, please retry") from exc
+
+
+def label_history(session: Session, label_id: int) -> list[LabelEvent]:
+    """A label's audit events, oldest first."""
+    return list(session.scalars(select(LabelEvent).where(LabelEvent.label_id == label_id).order_by(LabelEvent.id)))

@@ -47,6 +47,9 @@ class RecordStore(Protocol):
     def get(self, key: str) -> dict[str, Any] | None:
         """A kept record, or None."""
 
+    def close(self) -> None:
+        """Flush what is queued and stop."""
+
 
 class LocalCache:
     """A bounded in-process TTL cache: the embedded default, and each worker's front cache."""
@@ -105,6 +108,11 @@ class LocalCache:
     def healthy(self) -> bool:
         """Always: it lives in this process."""
         return True
+
+    def close(self) -> None:
+        """Flush and stop the record store's writer, if any."""
+        if self._records is not None:
+            self._records.close()
 
 
 def nothing() -> None:

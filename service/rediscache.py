@@ -69,6 +69,7 @@ class RedisCache:
         self._flushing = threading.Lock()
         self._flusher_pid = 0
         self._local = threading.local()
+        self._stop = threading.Event()
 
     def breaker_open(self) -> bool:
         """Whether Redis is being skipped after a recent error."""
@@ -154,9 +155,14 @@ class RedisCache:
             atexit.register(self.flush)
 
     def _flush_forever(self) -> None:
-        while True:
-            time.sleep(FLUSH_SECONDS)
+        while not self._stop.wait(FLUSH_SECONDS):
             self.flush()
+
+    def close(self) -> None:
+        """Stop the flusher after one last flush (for an app being shut down)."""
+        self._stop.set()
+        atexit.unregister(self.flush)
+        self.flush()
 
     def flush(self) -> int:
         """Send queued writes to Redis in one pipeline; returns how many were sent (0 on error)."""

@@ -240,6 +240,22 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+@main.command()
+@click.option("--older-than", "age", required=True, help="Age such as 90d, 12h or 30m: older kept checks are deleted.")
+def purge(age: str) -> None:
+    """Delete kept checks and check records older than an age (labels stay: they are training data)."""
+    import re
+
+    from service.retention import purge_older_than
+
+    match = re.fullmatch(r"(\d{1,6})([dhm])", age.strip())
+    if not match:
+        raise click.ClickException(f"--older-than takes a number and d, h or m (such as 90d), not {age!r}")
+    seconds = int(match.group(1)) * {"d": 86400, "h": 3600, "m": 60}[match.group(2)]
+    counts = purge_older_than(_sessions(), dt.timedelta(seconds=seconds))
+    _say(f"deleted {counts['checks']} kept checks and {counts['check_records']} check records older than {age}")
+
+
 @main.group()
 def keys() -> None:
     """Create, list and revoke API keys."""

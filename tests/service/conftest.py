@@ -19,7 +19,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service import create_app
+from service import close_app, create_app
 from service.apikeys import create_key
 from service.db import upgrade
 
@@ -82,7 +82,7 @@ def app(database_url: str) -> Iterator[Flask]:
     """The app with the in-process cache (the embedded default)."""
     app = make_app(database_url)
     yield app
-    app.extensions["spamfilter.engine"].dispose()
+    close_app(app)
 
 
 @pytest.fixture
@@ -96,7 +96,7 @@ def app_factory() -> Iterator[Any]:
 
     yield build
     for app in apps:
-        app.extensions["spamfilter.engine"].dispose()
+        close_app(app)
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("permalink", sa.Text(), nullable=True),
         sa.Column("type", sa.Text(), nullable=True),
         sa.Column("lang", sa.Text(), nullable=True),
-        sa.Column("label", sa.String(8), nullable=False),
+        sa.Column("label", sa.String(8), nullable=True),
         sa.Column("previous_label", sa.String(8), nullable=True),
         sa.Column("source", sa.String(20), nullable=False),
         sa.Column("model_version", sa.Text(), nullable=True),

@@ -1,0 +1,181 @@
+"""The review queue: kept checks, most uncertain first, and decisions that become labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.apikeys import KeyInfo, authenticate_bearer
+from service.db import Label, StoredCheck, get_session
+from service.errors import NotFoundError, PayloadTooLargeError, UnavailableError, ValidationError
+from service.labels import label_history, record_label, undo_label
+from service.metrics import get_metrics
+from service.validation import json_body
+
+bp = Blueprint("reviews", __name__, url_prefix="/v1")
+MAX_PAGE = 200
+MAX_BULK = 500
+VERDICTS = ("ham", "review", "spam", "discard")
+
+
+@bp.before_request
+def _authenticate() -> None:
+    g.api_key = authenticate_bearer(request.headers.get("Authorization", ""))
+
+
+def _key() -> KeyInfo:
+    key: KeyInfo = g.api_key
+    return key
+
+
+def _int(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise ValidationError(f"{name} must be a whole number from {low} to {high}", field=name)
+    return int(raw)
+
+
+def _time(name: str) -> dt.datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise ValidationError(f"{name} must be an ISO 8601 date or time", field=name) from exc
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _query() -> Select[StoredCheck, str | None, int]:
+    """Kept checks of this key's site, with their current label, filtered by the query string."""
+    query = (
+        select(StoredCheck, Label.label, Label.id)
+        .outerjoin(Label, Label.fingerprint == StoredCheck.fingerprint)
+        .where(StoredCheck.site == _key().site)
+    )
+    verdicts = [v for v in request.args.get("verdict", "").split(",") if v]
+    if any(v not in VERDICTS for v in verdicts):
+        raise ValidationError(f"verdict must be among {', '.join(VERDICTS)}", field="verdict")
+    if verdicts:
+        query = query.where(StoredCheck.verdict.in_(verdicts))
+    reason = request.args.get("reason")
+    if reason:
+        query = query.where(StoredCheck.reasons.contains(json.dumps(reason)[1:-1]))
+    since, until = _time("since"), _time("until")
+    if since:
+        query = query.where(StoredCheck.created_at >= since)
+    if until:
+        query = query.where(StoredCheck.created_at < until)
+    labelled = request.args.get("labelled", "false")
+    if labelled not in ("true", "false", "all"):
+        raise ValidationError("labelled must be true, false or all", field="labelled")
+    if labelled == "false":
+        query = query.where(Label.label.is_(None))
+    elif labelled == "true":
+        query = query.where(Label.label.is_not(None))
+    return query
+
+
+def _item(check: StoredCheck, label: str | None, label_id: int | None) -> dict[str, Any]:
+    return {
+        "id": check.id,
+        "content": check.text,
+        **{name: getattr(check, name) for name in ("author", "author_url", "permalink", "type", "lang")},
+        "verdict": check.verdict,
+        "spam_probability": check.spam_probability,
+        "reasons": json.loads(check.reasons),
+        "model_version": check.model_version,
+        "created_at": check.created_at.isoformat(),
+        "label": label,
+        "label_id": label_id,
+    }
+
+
+@bp.get("/reviews")
+def list_reviews() -> Response:
+    """Kept checks, most uncertain first (where a decision teaches the model most), paginated."""
+    limit, offset = _int("limit", 50, 1, MAX_PAGE), _int("offset", 0, 0, 10**9)
+    query = _query()
+    try:
+        session = get_session()
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = session.execute(
+            query.order_by(StoredCheck.uncertainty, StoredCheck.created_at.desc(), StoredCheck.id)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    except SQLAlchemyError as exc:
+        raise UnavailableError("the database is unavailable; the review queue cannot be read now") from exc
+    items = [_item(check, label, label_id) for check, label, label_id in rows]
+    following = offset + len(items) if offset + len(items) < total else None
+    return jsonify({"items": items, "total": total, "limit": limit, "offset": offset, "next_offset": following})
+
+
+def _label(body: dict[str, Any]) -> str:
+    label = body.get("label")
+    if label not in ("spam", "ham"):
+        raise ValidationError("label must be spam or ham", field="label")
+    return str(label)
+
+
+def _decide(check_id: str, label: str) -> dict[str, Any]:
+    try:
+        check = get_session().get(StoredCheck, check_id)
+    except SQLAlchemyError as exc:
+        raise UnavailableError("the database is unavailable; nothing was saved, please retry") from exc
+    if check is None or check.site != _key().site:
+        raise NotFoundError(f"no kept check {check_id[:64]!r} for this site", field="id")
+    fields = {
+        name: getattr(check, name) for name in ("text", "author", "author_url", "permalink", "type", "lang", "site")
+    }
+    outcome = record_label(
+        get_session(),
+        label,
+        fields,
+        "review",
+        f"key:{_key().id}",
+        check_id=check.id,
+        key_id=_key().id,
+        model_version=check.model_version,
+    )
+    get_metrics().labels.labels(label, "review").inc()
+    return {"id": check.id, "label_id": outcome.id, "label": outcome.label, "status": outcome.status}
+
+
+@bp.post("/reviews/<check_id>")
+def decide(check_id: str) -> Response:
+    """Label one kept check."""
+    return jsonify(_decide(check_id, _label(json_body(request))))
+
+
+@bp.post("/reviews/bulk")
+def decide_many() -> Response:
+    """Label up to MAX_BULK kept checks at once: `{"ids": [...], "label": "spam"}`."""
+    body = json_body(request)
+    label = _label(body)
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise ValidationError("ids must be a non-empty list of check ids", field="ids")
+    if len(ids) > MAX_BULK:
+        raise PayloadTooLargeError(f"at most {MAX_BULK} ids per bulk decision, got {len(ids)}", field="ids")
+    return jsonify({"results": [_decide(i, label) for i in dict.fromkeys(ids)]})
+
+
+@bp.post("/labels/<int:label_id>/undo")
+def undo(label_id: int) -> Response:
+    """Revert a label's latest change; undoing its creation withdraws it."""
+    outcome = undo_label(get_session(), label_id, _key().site, f"key:{_key().id}")
+    history = [
+        {"old": e.old_label, "new": e.new_label, "source": e.source, "actor": e.actor, "at": e.created_at.isoformat()}
+        for e in label_history(get_session(), label_id)
+    ]
+    return jsonify(
+        {"label_id": outcome.id, "label": None if outcome.label == "none" else outcome.label, "history": history}
+    )
