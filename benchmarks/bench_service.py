@@ -34,6 +34,26 @@ request = function() return req end
 """
 UNCACHED = r"""
 local reqs, n, i = {}, 200000, 0
+local openers = {"I think", "Honestly,", "As a local resident I feel", "Good article, but", "My view is that", "Not sure", "I agree that", "Frankly"}
+local subjects = {"the council", "the new budget", "this policy", "the school plan", "the traffic scheme", "the housing report", "the mayor", "the referee"}
+local verbs = {"got it right", "missed the point", "should think again", "deserves more time", "is overdue", "went too far", "made a fair case", "needs a vote"}
+local tails = {"on this", "this year", "for the town", "again", "in my street", "after all", "for once", "last week"}
+init = function(args)
+  math.randomseed(tonumber(args[1]) or 1)
+  for k = 1, n do
+    local body = string.format('{"content": "%s %s %s %s, see point %d.", "author": "reader%d"}',
+      openers[math.random(#openers)], subjects[math.random(#subjects)], verbs[math.random(#verbs)],
+      tails[math.random(#tails)], k, math.random(1, 100000))
+    reqs[k] = wrk.format("POST", "/v1/check", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer __KEY__"}, body)
+  end
+end
+request = function()
+  i = i % n + 1
+  return reqs[i]
+end
+"""
+CACHED = r"""
+local reqs, n, i = {}, 200000, 0
 local words = {"council", "budget", "weather", "match", "article", "policy", "school", "traffic", "housing", "review"}
 init = function(args)
   math.randomseed(tonumber(args[1]) or 1)

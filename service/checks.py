@@ -16,6 +16,7 @@ from service.apikeys import KeyInfo
 from service.cache import VerdictCache
 from service.db import StoredCheck, utcnow
 from service.labels import label_fingerprint
+from service.localcache import ExpiringDict
 from service.metrics import Metrics
 from service.rediskeys import check_key, usage_key, verdict_key
 from service.writebehind import SqlWriter
@@ -63,6 +64,8 @@ def fingerprint(comment: Comment) -> str:
 
 
 _MONTH: list[Any] = ["", 0.0]
+KEPT_MEMORY = 100_000
+_KEPT: dict[str, Any] = {}
 
 
 def this_month() -> str:
@@ -97,6 +100,7 @@ class Checker:
         self.check_ttl = app.config["SPAMFILTER_CHECK_TTL"]
         self.ham_sample = app.config["SPAMFILTER_HAM_SAMPLE"]
         self.keeper = SqlWriter(app.extensions["spamfilter.engine"], StoredCheck.__table__)  # type: ignore[arg-type]
+        self._kept = ExpiringDict(KEPT_MEMORY, 86400)  # fingerprints this worker already kept
 
     def check(
         self,
@@ -165,14 +169,18 @@ class Checker:
         reasons: list[dict[str, Any]],
         version: str,
     ) -> None:
-        """Queue the check for the review queue (no IP, e-mail or user agent is kept)."""
+        """Queue the check for the review queue (no IP, e-mail or user agent is kept), once per comment."""
+        fingerprint = label_fingerprint(key.site, comment.text, comment.author)
+        if self._kept.get(fingerprint) is not None:
+            return
+        self._kept[fingerprint] = _KEPT
         row = {name: getattr(comment, name) for name in ("author", "author_url", "permalink", "type", "lang")}
         row.update(
             id=check_id,
             key_id=key.id,
             site=key.site,
             text=comment.text,
-            fingerprint=label_fingerprint(key.site, comment.text, comment.author),
+            fingerprint=fingerprint,
             verdict=verdict.value,
             spam_probability=probability,
             uncertainty=abs(probability - 0.5),

@@ -80,7 +80,9 @@ class StoredCheck(Base):
     permalink: Mapped[str | None] = mapped_column(Text, nullable=True)
     type: Mapped[str | None] = mapped_column(Text, nullable=True)
     lang: Mapped[str | None] = mapped_column(Text, nullable=True)
-    fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # the label's, to join them
+    # The label's fingerprint (site, text, author): one kept check per distinct comment, so a
+    # flood of copies is one row to review, and labels join on it.
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     verdict: Mapped[str] = mapped_column(String(8))
     spam_probability: Mapped[float] = mapped_column(Float)
     # |p - 0.5|: the review queue works through the most uncertain first.

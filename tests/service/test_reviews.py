@@ -184,7 +184,7 @@ def test_purge_deletes_old_checks_only(tmp_path: Path) -> None:
                     key_id=1,
                     site="https://x.example",
                     text=name,
-                    fingerprint="f",
+                    fingerprint=name,
                     verdict="spam",
                     spam_probability=0.9,
                     uncertainty=0.4,

@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("permalink", sa.Text(), nullable=True),
         sa.Column("type", sa.Text(), nullable=True),
         sa.Column("lang", sa.Text(), nullable=True),
-        sa.Column("fingerprint", sa.String(64), nullable=False, index=True),
+        sa.Column("fingerprint", sa.String(64), nullable=False, unique=True),
         sa.Column("verdict", sa.String(8), nullable=False),
         sa.Column("spam_probability", sa.Float(), nullable=False),
         sa.Column("uncertainty", sa.Float(), nullable=False),
