@@ -16,7 +16,7 @@ from service.apikeys import KeyInfo
 from service.cache import VerdictCache
 from service.db import StoredCheck, utcnow
 from service.labels import label_fingerprint
-from service.localcache import ExpiringDict
+from service.localcache import ExpiringDict, nothing
 from service.metrics import Metrics
 from service.rediskeys import check_key, usage_key, verdict_key
 from service.writebehind import SqlWriter
@@ -86,6 +86,34 @@ def _test_verdict(comment: Comment, user_role: str | None) -> Verdict | None:
     return None
 
 
+class LookupPolicy:
+    """Whether a front-cache miss should ask the shared cache (Redis) as well.
+
+    A verdict is deterministic for a model version, so a shared-cache hit only saves scoring,
+    and here a round trip costs about as much as scoring. Asking pays when it hits often enough
+    (repeats across workers and replicas, such as spam floods); for a stream of distinct
+    comments it is pure cost. So the recent hit rate is tracked, asking stops below
+    MIN_HIT_RATE, and one miss in PROBE_EVERY still asks, to notice when hits come back.
+    """
+
+    MIN_HIT_RATE = 0.2
+    PROBE_EVERY = 20
+    ALPHA = 0.05
+
+    def __init__(self) -> None:
+        self.hit_rate = 1.0  # start by asking
+        self._misses = 0
+
+    def should_ask(self) -> bool:
+        """True to send the lookup for this miss."""
+        self._misses += 1
+        return self.hit_rate >= self.MIN_HIT_RATE or self._misses % self.PROBE_EVERY == 0
+
+    def record(self, hit: bool) -> None:
+        """Fold one lookup's outcome into the hit rate."""
+        self.hit_rate += self.ALPHA * ((1.0 if hit else 0.0) - self.hit_rate)
+
+
 class Checker:
     """Runs checks for one app, reading its model, cache and metrics without Flask's proxies.
 
@@ -99,6 +127,7 @@ class Checker:
         self.cache_ttl = app.config["SPAMFILTER_CACHE_TTL"]
         self.check_ttl = app.config["SPAMFILTER_CHECK_TTL"]
         self.ham_sample = app.config["SPAMFILTER_HAM_SAMPLE"]
+        self.lookups = LookupPolicy()
         self.keeper = SqlWriter(app.extensions["spamfilter.engine"], StoredCheck.__table__)  # type: ignore[arg-type]
         self._kept = ExpiringDict(KEPT_MEMORY, 86400)  # fingerprints this worker already kept
 
@@ -127,12 +156,15 @@ class Checker:
             verdict, probability = forced, 1.0 if forced is Verdict.SPAM else 0.0
             reasons = [{"feature": "Akismet test value", "weight": 0.0}]
         elif cached is None:
-            # Ask the shared cache and score meanwhile: a round trip costs about as much as scoring.
-            finish = cache.start_get(cache_key)
+            # Ask the shared cache, and score meanwhile, only while asking pays: see LookupPolicy.
+            asked = self.lookups.should_ask()
+            finish = cache.start_get(cache_key) if asked else nothing
             try:
                 check = model.check(comment, reasons=5)
             finally:
                 cached = finish()
+            if asked:
+                self.lookups.record(hit=cached is not None)
             if cached is None:
                 verdict, probability = check.verdict, check.spam_probability
                 reasons = [r.as_dict() for r in check.reasons]

@@ -136,3 +136,20 @@ def test_writes_wait_out_a_redis_outage(redis_app: Flask, database_url: str, red
         "/v1/feedback", json={"id": check["id"], "label": "spam"}, headers={"Authorization": f"Bearer {key}"}
     )
     assert response.status_code == 201
+
+
+def test_lookup_policy_stops_asking_when_lookups_miss_and_resumes_on_hits() -> None:
+    from service.checks import LookupPolicy
+
+    policy = LookupPolicy()
+    asked = []
+    for _ in range(400):  # a stream of distinct comments: every lookup misses
+        ask = policy.should_ask()
+        asked.append(ask)
+        if ask:
+            policy.record(hit=False)
+    assert all(asked[:20]) and sum(asked[-100:]) == 100 // LookupPolicy.PROBE_EVERY
+    for _ in range(200):  # a flood of repeats: the probes hit, and asking comes back
+        if policy.should_ask():
+            policy.record(hit=True)
+    assert policy.hit_rate >= LookupPolicy.MIN_HIT_RATE and all(policy.should_ask() for _ in range(10))
