@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import json
 import logging
 import os
 import threading
@@ -12,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import orjson
 import redis
 
 from service.errors import UnavailableError
@@ -94,7 +94,7 @@ class RedisCache:
     @fail_open(None)
     def _remote_get(self, key: str) -> dict[str, Any] | None:
         raw = self.client.get(key)
-        return json.loads(raw) if raw else None
+        return orjson.loads(raw) if raw else None
 
     def get_local(self, key: str) -> dict[str, Any] | None:
         """This worker's copy only."""
@@ -132,7 +132,7 @@ class RedisCache:
                 return None
             if not raw:
                 return None
-            value: dict[str, Any] = json.loads(raw)
+            value: dict[str, Any] = orjson.loads(raw)
             self.front.put({key: value}, {})
             return value
 
@@ -182,7 +182,7 @@ class RedisCache:
             pipe = self.client.pipeline(transaction=False)
             for entries, ttls, counters in batch:
                 for key, value in entries.items():
-                    pipe.set(key, json.dumps(value, separators=(",", ":")), ex=ttls[key])
+                    pipe.set(key, orjson.dumps(value), ex=ttls[key])
                 for key, name in counters.items():
                     bumps[key, name] = bumps.get((key, name), 0) + 1
             for (key, name), amount in bumps.items():
@@ -224,7 +224,7 @@ class RedisCache:
         except (redis.RedisError, OSError) as exc:
             self.trip(exc)
             raise UnavailableError("the check store (Redis) is unavailable; send the comment's fields instead") from exc
-        return json.loads(raw) if raw else None
+        return orjson.loads(raw) if raw else None
 
     def healthy(self) -> bool:
         """Whether Redis answers a ping now."""

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from flask import Request
 
 from service.errors import ApiError, PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError
@@ -52,6 +53,19 @@ def json_body(request: Request) -> dict[str, Any]:
 def loads_body(raw: bytes) -> dict[str, Any]:
     """Bytes to a JSON object: 400 when not UTF-8 or not JSON, 422 when not an object or too deep."""
     try:
+        body = orjson.loads(raw)  # a tenth of the stdlib's time; the stdlib explains failures below
+    except orjson.JSONDecodeError:
+        body = _explain(raw)
+    if not isinstance(body, dict):
+        raise ValidationError("the body must be a JSON object")
+    if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise ValidationError(f"the body is nested more than {MAX_JSON_DEPTH} levels deep")
+    return body
+
+
+def _explain(raw: bytes) -> Any:
+    """Parse again with the standard library, for its precise message (or a value orjson refuses)."""
+    try:
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ApiError(f"the body is not valid UTF-8 (byte {exc.start})") from exc
@@ -60,11 +74,21 @@ def loads_body(raw: bytes) -> dict[str, Any]:
         raise ApiError(f"the body is not valid JSON: {message}") from exc
     except ValueError as exc:  # e.g. an integer longer than Python converts (4,300 digits)
         raise ApiError(f"the body is not valid JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise ValidationError("the body must be a JSON object")
-    if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
-        raise ValidationError(f"the body is nested more than {MAX_JSON_DEPTH} levels deep")
+    if _has_big_int(body):
+        raise ApiError("the body is not valid JSON: integer out of range")
     return body
+
+
+def _has_big_int(value: Any) -> bool:
+    # orjson refuses integers beyond 64 bits; the standard library takes them. Refusing them
+    # here keeps one rule for every body, whichever parser read it.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return not -(2**63) <= value < 2**64
+    if isinstance(value, dict):
+        return any(_has_big_int(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_big_int(v) for v in value)
+    return False
 
 
 def _string(data: dict[str, Any], name: str, path: str, limit: int, required: bool = False) -> str | None:
