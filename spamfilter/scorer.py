@@ -45,6 +45,7 @@ class _Block:
     coef: list[float]
     idf_coef: np.ndarray
     idf_squared: np.ndarray
+    idf_coef_list: list[float]
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def _block(vectoriser: TfidfVectorizer, coef: list[float], weight: float) -> _Bl
     vocabulary = {term: int(column) for term, column in vectoriser.vocabulary_.items()}
     idf = np.asarray(vectoriser.idf_, dtype=np.float64)
     weighted = np.asarray(coef, dtype=np.float64) * weight
-    return _Block(vocabulary, idf.tolist(), weighted.tolist(), idf * weighted, idf * idf)
+    return _Block(vocabulary, idf.tolist(), weighted.tolist(), idf * weighted, idf * idf, (idf * weighted).tolist())
 
 
 def _batch_share(block: _Block, rows: list[Counter[int]]) -> np.ndarray:
@@ -108,7 +109,18 @@ class LeanScorer:
         self._intercept = float(classifier.intercept_[0])
         self._slope, self._offset = model.calibration_
         self._word_columns: dict[str, tuple[int, ...]] = {}
+        self._word_info: dict[str, tuple[float, frozenset[int]]] = {}
         self._word_terms = sorted(self._words.vocabulary, key=self._words.vocabulary.__getitem__)
+
+    def _char_info(self, word: str) -> tuple[float, frozenset[int]]:
+        """A word's summed idf·coef over its n-grams (as if none were shared) and its n-gram set."""
+        columns = self._char_columns(word)
+        weights = self._chars.idf_coef_list
+        info = (sum(weights[c] for c in columns), frozenset(columns))
+        if len(self._word_info) >= _WORD_CACHE_LIMIT:
+            self._word_info.clear()
+        self._word_info[word] = info
+        return info
 
     def _char_columns(self, word: str) -> tuple[int, ...]:
         columns = self._word_columns.get(word)
@@ -205,13 +217,18 @@ class LeanScorer:
             value = sublinear_tf(count) * words.idf[column] * words.coef[column]
             pushes[describe_token(self._word_terms[column])] += value / e.word_norm
         if e.char_norm:
-            # A shared n-gram's push is split evenly between the words it occurs in.
-            columns = np.fromiter(e.char_counts.keys(), dtype=np.intp, count=len(e.char_counts))
-            counts = np.fromiter(e.char_counts.values(), dtype=np.float64, count=len(e.char_counts))
-            shares = (1.0 + np.log(counts)) * chars.idf_coef[columns] / (e.char_norm * counts)
-            per_occurrence = dict(zip(columns.tolist(), shares.tolist(), strict=True))
+            # Each word's n-grams are credited to it: tf·idf·coef / norm, a shared n-gram split evenly
+            # between its occurrences. That is the word's cached sum of idf·coef, corrected only for
+            # the n-grams it shares with other words (few), instead of summing every n-gram again.
+            log, weights = math.log, chars.idf_coef_list
+            shared_factor = {c: (1.0 + log(n)) / n - 1.0 for c, n in e.char_counts.items() if n > 1}
+            shared_columns = shared_factor.keys()
             for word in e.words:
-                pushes[describe_token(word)] += sum(map(per_occurrence.__getitem__, self._char_columns(word)))
+                base, members = self._word_info.get(word) or self._char_info(word)
+                push = base
+                for column in members & shared_columns:
+                    push += self._char_columns(word).count(column) * weights[column] * shared_factor[column]
+                pushes[describe_token(word)] += push / e.char_norm
         for name, value, coef in zip(SIGNAL_NAMES, e.signals, self._signals, strict=True):
             if value:
                 pushes[describe_signal(name, e.normalised)] += value * coef
