@@ -38,7 +38,21 @@ class ApiKey(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
-class Label(Base):
+class CommentColumns:
+    """The comment context a label and a kept check share: never IP, e-mail or user agent.
+
+    Text, not bounded strings: the API and Akismet accept fields up to their own limits, and
+    PostgreSQL would refuse a longer value than a column allows after the caller was answered.
+    """
+
+    author: Mapped[str | None] = mapped_column(Text, nullable=True)
+    author_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    permalink: Mapped[str | None] = mapped_column(Text, nullable=True)
+    type: Mapped[str | None] = mapped_column(Text, nullable=True)
+    lang: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Label(CommentColumns, Base):
     """A spam/ham label for a comment, from feedback; one row per comment and site."""
 
     __tablename__ = "labels"
@@ -50,13 +64,6 @@ class Label(Base):
     key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"), nullable=True)
     site: Mapped[str | None] = mapped_column(Text, nullable=True)
     text: Mapped[str] = mapped_column(Text)
-    # Text, not bounded strings: the API and Akismet accept fields up to their own limits, and
-    # PostgreSQL would refuse a longer value than a column allows after the caller was answered.
-    author: Mapped[str | None] = mapped_column(Text, nullable=True)
-    author_url: Mapped[str | None] = mapped_column(Text, nullable=True)
-    permalink: Mapped[str | None] = mapped_column(Text, nullable=True)
-    type: Mapped[str | None] = mapped_column(Text, nullable=True)
-    lang: Mapped[str | None] = mapped_column(Text, nullable=True)
     label: Mapped[str | None] = mapped_column(String(8), nullable=True)  # None: withdrawn by undo
     previous_label: Mapped[str | None] = mapped_column(String(8), nullable=True)
     source: Mapped[str] = mapped_column(String(20))
@@ -65,7 +72,7 @@ class Label(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class StoredCheck(Base):
+class StoredCheck(CommentColumns, Base):
     """A check kept for review: every review, spam and discard verdict and a sample of ham."""
 
     __tablename__ = "checks"
@@ -75,11 +82,6 @@ class StoredCheck(Base):
     key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"))
     site: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
-    author: Mapped[str | None] = mapped_column(Text, nullable=True)
-    author_url: Mapped[str | None] = mapped_column(Text, nullable=True)
-    permalink: Mapped[str | None] = mapped_column(Text, nullable=True)
-    type: Mapped[str | None] = mapped_column(Text, nullable=True)
-    lang: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The label's fingerprint (site, text, author): one kept check per distinct comment, so a
     # flood of copies is one row to review, and labels join on it.
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
