@@ -20,6 +20,7 @@ from service import (
     logs,
     metrics,
     model,
+    moderation,
     openapi,
     reviews,
 )
@@ -48,7 +49,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     checks.init_app(app)
     errors.init_app(app)
     logs.init_app(app)
-    for blueprint in (health.bp, openapi.bp, api.bp, reviews.bp, akismet.bp):
+    moderation.init_app(app)
+    for blueprint in (health.bp, openapi.bp, api.bp, reviews.bp, akismet.bp, moderation.bp):
         app.register_blueprint(blueprint)
     fastpath.init_app(app)
     return app

@@ -71,10 +71,11 @@ def _change(session: Session, row: Label, label: str | None, source: str, actor:
     row.previous_label, row.label, row.source, row.updated_at = row.label, label, source, utcnow()
 
 
-def undo_label(session: Session, label_id: int, site: str, actor: str) -> LabelOutcome:
+def undo_label(session: Session, label_id: int, site: str | None, actor: str) -> LabelOutcome:
     """Revert a label's latest change (undoing a creation withdraws it); undo twice to redo."""
     try:
-        row = session.scalars(select(Label).where(Label.id == label_id, Label.site == site)).first()
+        query = select(Label).where(Label.id == label_id)
+        row = session.scalars(query if site is None else query.where(Label.site == site)).first()
         if row is None:
             raise NotFoundError(f"no label {label_id} for this site", field="id")
         last = session.scalars(

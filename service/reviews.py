@@ -53,13 +53,11 @@ def _time(name: str) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _query() -> Select[StoredCheck, str | None, int]:
-    """Kept checks of this key's site, with their current label, filtered by the query string."""
-    query = (
-        select(StoredCheck, Label.label, Label.id)
-        .outerjoin(Label, Label.fingerprint == StoredCheck.fingerprint)
-        .where(StoredCheck.site == _key().site)
-    )
+def review_query(site: str | None) -> Select[StoredCheck, str | None, int]:
+    """Kept checks (of one site, or all), with their current label, filtered by the query string."""
+    query = select(StoredCheck, Label.label, Label.id).outerjoin(Label, Label.fingerprint == StoredCheck.fingerprint)
+    if site is not None:
+        query = query.where(StoredCheck.site == site)
     verdicts = [v for v in request.args.get("verdict", "").split(",") if v]
     if any(v not in VERDICTS for v in verdicts):
         raise ValidationError(f"verdict must be among {', '.join(VERDICTS)}", field="verdict")
@@ -83,7 +81,8 @@ def _query() -> Select[StoredCheck, str | None, int]:
     return query
 
 
-def _item(check: StoredCheck, label: str | None, label_id: int | None) -> dict[str, Any]:
+def review_item(check: StoredCheck, label: str | None, label_id: int | None) -> dict[str, Any]:
+    """A kept check as the queue shows it."""
     return {
         "id": check.id,
         "content": check.text,
@@ -98,11 +97,10 @@ def _item(check: StoredCheck, label: str | None, label_id: int | None) -> dict[s
     }
 
 
-@bp.get("/reviews")
-def list_reviews() -> Response:
-    """Kept checks, most uncertain first (where a decision teaches the model most), paginated."""
+def review_page(site: str | None) -> dict[str, Any]:
+    """One page of the queue: most uncertain first (where a decision teaches the model most)."""
     limit, offset = _int("limit", 50, 1, MAX_PAGE), _int("offset", 0, 0, 10**9)
-    query = _query()
+    query = review_query(site)
     try:
         session = get_session()
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -113,9 +111,15 @@ def list_reviews() -> Response:
         ).all()
     except SQLAlchemyError as exc:
         raise UnavailableError("the database is unavailable; the review queue cannot be read now") from exc
-    items = [_item(check, label, label_id) for check, label, label_id in rows]
+    items = [review_item(check, label, label_id) for check, label, label_id in rows]
     following = offset + len(items) if offset + len(items) < total else None
-    return jsonify({"items": items, "total": total, "limit": limit, "offset": offset, "next_offset": following})
+    return {"items": items, "total": total, "limit": limit, "offset": offset, "next_offset": following}
+
+
+@bp.get("/reviews")
+def list_reviews() -> Response:
+    """The key's site's queue, paginated."""
+    return jsonify(review_page(_key().site))
 
 
 def _label(body: dict[str, Any]) -> str:
@@ -126,26 +130,26 @@ def _label(body: dict[str, Any]) -> str:
 
 
 def _decide(check_id: str, label: str) -> dict[str, Any]:
+    return decide_check(check_id, label, _key().site, "review", f"key:{_key().id}", _key().id)
+
+
+def decide_check(
+    check_id: str, label: str, site: str | None, source: str, actor: str, key_id: int | None
+) -> dict[str, Any]:
+    """Label a kept check (of `site`, or any site when None) on behalf of `actor`."""
     try:
         check = get_session().get(StoredCheck, check_id)
     except SQLAlchemyError as exc:
         raise UnavailableError("the database is unavailable; nothing was saved, please retry") from exc
-    if check is None or check.site != _key().site:
+    if check is None or (site is not None and check.site != site):
         raise NotFoundError(f"no kept check {check_id[:64]!r} for this site", field="id")
     fields = {
         name: getattr(check, name) for name in ("text", "author", "author_url", "permalink", "type", "lang", "site")
     }
     outcome = record_label(
-        get_session(),
-        label,
-        fields,
-        "review",
-        f"key:{_key().id}",
-        check_id=check.id,
-        key_id=_key().id,
-        model_version=check.model_version,
+        get_session(), label, fields, source, actor, check_id=check.id, key_id=key_id, model_version=check.model_version
     )
-    get_metrics().labels.labels(label, "review").inc()
+    get_metrics().labels.labels(label, source).inc()
     return {"id": check.id, "label_id": outcome.id, "label": outcome.label, "status": outcome.status}
 
 

@@ -257,6 +257,30 @@ def purge(age: str) -> None:
 
 
 @main.group()
+def moderators() -> None:
+    """Create moderator accounts for the /moderation page."""
+
+
+@moderators.command("create")
+@click.option("--name", required=True, help="The moderator's login name.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of a prompt.")
+def moderators_create(name: str, password_stdin: bool) -> None:
+    """Create a moderator (the password is asked for, or read from standard input)."""
+    from service.moderators import create_moderator
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _sessions()() as session:
+        try:
+            row = create_moderator(session, name, password)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        _say(f"created moderator {row.name}")
+
+
+@main.group()
 def keys() -> None:
     """Create, list and revoke API keys."""
 

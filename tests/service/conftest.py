@@ -172,11 +172,12 @@ class LiveServer:
         self.stop()
         raise RuntimeError(f"server did not start: {(tmp / 'server.log').read_text()[-2000:]}")
 
-    def cli(self, *args: str) -> str:
+    def cli(self, *args: str, stdin: str | None = None) -> str:
         """Run a `spamfilter` subcommand against the server's database; returns stdout."""
         done = subprocess.run(
             [sys.executable, "-m", "spamfilter.cli", *args],
             env=self.env,
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=120,

@@ -1,0 +1,141 @@
+"""The moderators' web page: login, the queue worked through from the keyboard, undo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import secrets
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.wrappers import Response as BaseResponse
+
+from service.db import get_engine, get_session
+from service.errors import UnauthorizedError, UnavailableError, ValidationError
+from service.labels import label_history, undo_label
+from service.moderators import session_secret, verify_moderator
+from service.reviews import decide_check, review_page
+from service.validation import json_body
+
+bp = Blueprint("moderation", __name__, url_prefix="/moderation")
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Signed cookie sessions whose cookie is `Secure` whenever the page came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Secure over HTTPS (directly or as the proxy says), plain on a local HTTP test."""
+        return bool(request.is_secure or request.headers.get("X-Forwarded-Proto") == "https")
+
+
+@bp.before_request
+def _signing_key() -> None:
+    # Made once and kept in the database, so every worker and replica signs sessions alike.
+    if not current_app.secret_key:
+        try:
+            current_app.secret_key = session_secret(get_engine())
+        except SQLAlchemyError as exc:
+            raise UnavailableError("the database is unavailable; the moderation page cannot start") from exc
+
+
+def _csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return str(session["csrf"])
+
+
+def _check_csrf(given: str | None) -> None:
+    expected = session.get("csrf")
+    if not expected or not given or not hmac.compare_digest(str(expected), given):
+        raise UnauthorizedError("missing or wrong CSRF token; reload the page")
+
+
+def _moderator() -> str:
+    name = session.get("moderator")
+    if not name:
+        raise UnauthorizedError("log in to moderate")
+    return str(name)
+
+
+@bp.get("/login")
+def login_form() -> str:
+    """The login form."""
+    return render_template("login.html", csrf=_csrf_token(), error=None)
+
+
+@bp.post("/login")
+def login() -> BaseResponse | tuple[str, int]:
+    """Check the password and start a session."""
+    _check_csrf(request.form.get("csrf_token"))
+    name, password = request.form.get("name", ""), request.form.get("password", "")
+    try:
+        moderator = verify_moderator(get_session(), name, password)
+    except SQLAlchemyError as exc:
+        raise UnavailableError("the database is unavailable; try logging in again shortly") from exc
+    if moderator is None:
+        return render_template("login.html", csrf=_csrf_token(), error="Wrong name or password."), 401
+    session.clear()  # a fresh session (and CSRF token) on login: no fixation
+    session.permanent = True
+    session["moderator"] = moderator.name
+    return redirect(url_for("moderation.queue_page"))
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    """End the session."""
+    _check_csrf(request.form.get("csrf_token"))
+    session.clear()
+    return redirect(url_for("moderation.login_form"))
+
+
+@bp.get("")
+def queue_page() -> BaseResponse | str:
+    """The queue page (its data comes from the JSON routes below)."""
+    if not session.get("moderator"):
+        return redirect(url_for("moderation.login_form"))
+    return render_template("moderation.html", csrf=_csrf_token(), moderator=session["moderator"])
+
+
+@bp.get("/api/queue")
+def queue() -> Response:
+    """The queue across sites (or one, with `site=`), most uncertain first."""
+    _moderator()
+    return jsonify(review_page(request.args.get("site") or None))
+
+
+@bp.post("/api/decide/<check_id>")
+def decide(check_id: str) -> Response:
+    """A moderator's label for a kept check."""
+    name = _moderator()
+    _check_csrf(request.headers.get("X-CSRF-Token"))
+    label = json_body(request).get("label")
+    if label not in ("spam", "ham"):
+        raise ValidationError("label must be spam or ham", field="label")
+    return jsonify(decide_check(check_id, str(label), None, "moderator", f"moderator:{name}", None))
+
+
+@bp.post("/api/undo/<int:label_id>")
+def undo(label_id: int) -> Response:
+    """Undo a label's latest change."""
+    name = _moderator()
+    _check_csrf(request.headers.get("X-CSRF-Token"))
+    outcome = undo_label(get_session(), label_id, None, f"moderator:{name}")
+    history: list[dict[str, Any]] = [
+        {"old": e.old_label, "new": e.new_label, "source": e.source, "actor": e.actor, "at": e.created_at.isoformat()}
+        for e in label_history(get_session(), label_id)
+    ]
+    label = None if outcome.label == "none" else outcome.label
+    return jsonify({"label_id": outcome.id, "label": label, "history": history})
+
+
+def init_app(app: Flask) -> None:
+    """Cookie settings for the moderators' sessions."""
+    app.session_interface = SessionInterface()
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="spamfilter_session",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+    )
