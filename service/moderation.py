@@ -16,7 +16,8 @@ from service.db import get_engine, get_session
 from service.errors import UnauthorizedError, UnavailableError, ValidationError
 from service.labels import label_history, undo_label
 from service.moderators import session_secret, verify_moderator
-from service.reviews import decide_check, review_page
+from service.reviews import MAX_BULK, decide_check, review_page
+from service.stats import collect_stats
 from service.validation import json_body
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
@@ -114,6 +115,44 @@ def decide(check_id: str) -> Response:
     if label not in ("spam", "ham"):
         raise ValidationError("label must be spam or ham", field="label")
     return jsonify(decide_check(check_id, str(label), None, "moderator", f"moderator:{name}", None))
+
+
+@bp.post("/api/bulk")
+def bulk() -> Response:
+    """One decision for many kept checks (the filtered selection the page shows)."""
+    name = _moderator()
+    _check_csrf(request.headers.get("X-CSRF-Token"))
+    body = json_body(request)
+    label, ids = body.get("label"), body.get("ids")
+    if label not in ("spam", "ham"):
+        raise ValidationError("label must be spam or ham", field="label")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids) or len(ids) > MAX_BULK:
+        raise ValidationError(f"ids must be a list of 1 to {MAX_BULK} check ids", field="ids")
+    results = [decide_check(i, str(label), None, "moderator", f"moderator:{name}", None) for i in dict.fromkeys(ids)]
+    return jsonify({"results": results})
+
+
+@bp.get("/stats")
+def stats_page() -> BaseResponse | str:
+    """Charts: volume and verdicts over time, by site; overturns; model versions."""
+    if not session.get("moderator"):
+        return redirect(url_for("moderation.login_form"))
+    return render_template("stats.html", csrf=_csrf_token(), moderator=session["moderator"])
+
+
+@bp.get("/api/stats")
+def stats() -> Response:
+    """The figures behind the stats page, from kept checks and labels of the last `days` days."""
+    _moderator()
+    raw = request.args.get("days", "30")
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 366:
+        raise ValidationError("days must be a whole number from 1 to 366", field="days")
+    try:
+        figures = collect_stats(get_session(), int(raw), current_app.config["SPAMFILTER_HAM_SAMPLE"])
+    except SQLAlchemyError as exc:
+        raise UnavailableError("the database is unavailable; statistics cannot be read now") from exc
+    figures["ham_sample"] = current_app.config["SPAMFILTER_HAM_SAMPLE"]
+    return jsonify(figures)
 
 
 @bp.post("/api/undo/<int:label_id>")

@@ -118,3 +118,37 @@ def test_cli_creates_moderators_with_hashed_passwords(tmp_path) -> None:
         stored = connection.execute(text("select password_hash from moderators")).scalar_one()
     engine.dispose()
     assert stored.startswith("scrypt:") and PASSWORD not in stored
+
+
+def test_bulk_decisions_and_stats(app: Flask, moderator: str) -> None:
+    site = f"https://stats-{uuid.uuid4().hex[:6]}.example"
+    key = new_key(app, site)
+    texts = [SPAM_TEXT + " bulk one", SPAM_TEXT + " bulk two", "Earn money online, visit my page (stats)"]
+    ids = [
+        app.test_client().post("/v1/check", json={"content": t}, headers={"Authorization": f"Bearer {key}"}).json["id"]
+        for t in texts
+    ]
+    app.extensions["spamfilter.checker"].keeper.flush()
+    client = app.test_client()
+    _login(client, moderator)
+    token = _csrf(client, "/moderation")
+    assert (
+        client.post("/moderation/api/bulk", json={"ids": ids[:2], "label": "spam"}).status_code == 401
+    )  # no CSRF header
+    bulk = client.post(
+        "/moderation/api/bulk", json={"ids": ids[:2], "label": "spam"}, headers={"X-CSRF-Token": token}
+    ).json
+    assert [r["status"] for r in bulk["results"]] == ["created", "created"]
+    client.post(
+        f"/moderation/api/decide/{ids[2]}", json={"label": "ham"}, headers={"X-CSRF-Token": token}
+    )  # overturns a spam call
+
+    stats = client.get("/moderation/api/stats?days=7").json
+    assert stats["days"] and sum(stats["by_site"][site]) == 3
+    assert sum(sum(values) for values in stats["by_verdict"].values()) >= 3
+    assert 0 < stats["spam_share"][site][-1] <= 1
+    assert stats["decisions"] >= 3 and stats["overturned"] >= 1
+    assert any(m["version"] == "2026.11.26-1" for m in stats["models"])
+    assert "Moderation statistics" in client.get("/moderation/stats").get_data(as_text=True)
+    assert client.get("/moderation/api/stats?days=0").status_code == 422
+    assert app.test_client().get("/moderation/api/stats").status_code == 401

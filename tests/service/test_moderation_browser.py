@@ -90,6 +90,10 @@ def test_moderator_works_the_queue_by_keyboard(
     body.send_keys("k")
     _wait_text(browser, "position", "1 / 3")
     browser.save_screenshot(str(tmp_path / "moderation.png"))
+    browser.get(f"{live_server.url}/moderation/stats")
+    _wait_text(browser, "overturn-note", "review-tier comments were decided")
+    assert browser.find_elements(By.CSS_SELECTOR, "#verdicts rect"), "the verdict chart is drawn"
+    browser.save_screenshot(str(tmp_path / "stats.png"))
 
     database = live_server.env["DATABASE_URL"].removeprefix("sqlite:///")
     with sqlite3.connect(database) as db:
