@@ -23,12 +23,14 @@ from service import (
     moderation,
     openapi,
     reviews,
+    webhooks,
 )
 from service.config import load_settings
 
 
 def close_app(app: Flask) -> None:
     """Flush queued writes, stop background threads and close database connections."""
+    app.extensions["spamfilter.webhooks"].close()
     app.extensions["spamfilter.checker"].close()
     app.extensions["spamfilter.cache"].close()
     app.extensions["spamfilter.engine"].dispose()
@@ -52,5 +54,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     moderation.init_app(app)
     for blueprint in (health.bp, openapi.bp, api.bp, reviews.bp, akismet.bp, moderation.bp):
         app.register_blueprint(blueprint)
+    webhooks.init_app(app)
     fastpath.init_app(app)
     return app

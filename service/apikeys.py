@@ -60,8 +60,8 @@ def list_keys(session: Session) -> list[ApiKey]:
     return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
 
 
-def revoke_key(session: Session, ident: str) -> ApiKey:
-    """Revoke a key named by its id or its prefix."""
+def find_key(session: Session, ident: str) -> ApiKey:
+    """A key named by its id or its prefix; LookupError when there is none."""
     query = (
         select(ApiKey).where(ApiKey.id == int(ident))
         if ident.isascii() and ident.isdigit() and len(ident) < 19  # an id that fits a BIGINT
@@ -70,6 +70,12 @@ def revoke_key(session: Session, ident: str) -> ApiKey:
     row = session.scalars(query).first()
     if row is None:
         raise LookupError(f"no key with id or prefix {ident!r}")
+    return row
+
+
+def revoke_key(session: Session, ident: str) -> ApiKey:
+    """Revoke a key named by its id or its prefix."""
+    row = find_key(session, ident)
     row.revoked_at = row.revoked_at or utcnow()
     session.commit()
     return row

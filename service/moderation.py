@@ -7,24 +7,46 @@ import hmac
 import secrets
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, redirect, render_template, request, session, url_for
-from flask.sessions import SecureCookieSessionInterface
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as BaseResponse
 
-from service.db import get_engine, get_session
+from service.db import get_session
 from service.errors import UnauthorizedError, UnavailableError, ValidationError
 from service.labels import label_history, undo_label
 from service.moderators import session_secret, verify_moderator
 from service.reviews import MAX_BULK, decide_check, review_page
 from service.stats import collect_stats
 from service.validation import json_body
+from service.webhooks import delivery_stats
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
 
 class SessionInterface(SecureCookieSessionInterface):
     """Signed cookie sessions whose cookie is `Secure` whenever the page came over HTTPS."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        """Load the shared signing key on the first moderation request (sessions open before any hook)."""
+        if not app.secret_key and request.path.startswith(bp.url_prefix or "/moderation"):
+            try:
+                app.secret_key = session_secret(app.extensions["spamfilter.engine"])
+            except SQLAlchemyError:
+                return None  # the page's own hook answers 503
+        return super().open_session(app, request)
 
     def get_cookie_secure(self, app: Flask) -> bool:
         """Secure over HTTPS (directly or as the proxy says), plain on a local HTTP test."""
@@ -33,12 +55,9 @@ class SessionInterface(SecureCookieSessionInterface):
 
 @bp.before_request
 def _signing_key() -> None:
-    # Made once and kept in the database, so every worker and replica signs sessions alike.
+    # The key is made once and kept in the database, so every worker and replica signs alike.
     if not current_app.secret_key:
-        try:
-            current_app.secret_key = session_secret(get_engine())
-        except SQLAlchemyError as exc:
-            raise UnavailableError("the database is unavailable; the moderation page cannot start") from exc
+        raise UnavailableError("the database is unavailable; the moderation page cannot start")
 
 
 def _csrf_token() -> str:
@@ -152,6 +171,7 @@ def stats() -> Response:
     except SQLAlchemyError as exc:
         raise UnavailableError("the database is unavailable; statistics cannot be read now") from exc
     figures["ham_sample"] = current_app.config["SPAMFILTER_HAM_SAMPLE"]
+    figures["webhooks"] = delivery_stats(get_session())
     return jsonify(figures)
 
 

@@ -16,6 +16,7 @@ from service.errors import NotFoundError, PayloadTooLargeError, UnavailableError
 from service.labels import label_history, record_label, undo_label
 from service.metrics import get_metrics
 from service.validation import json_body
+from service.webhooks import enqueue_change
 
 bp = Blueprint("reviews", __name__, url_prefix="/v1")
 MAX_PAGE = 200
@@ -150,6 +151,11 @@ def decide_check(
         get_session(), label, fields, source, actor, check_id=check.id, key_id=key_id, model_version=check.model_version
     )
     get_metrics().labels.labels(label, source).inc()
+    if source == "moderator" and outcome.status != "unchanged":
+        try:
+            enqueue_change(get_session(), check, label, actor)
+        except SQLAlchemyError as exc:  # the label is saved; only the site's notice is missing
+            raise UnavailableError("the label was saved but the site's webhook could not be queued") from exc
     return {"id": check.id, "label_id": outcome.id, "label": outcome.label, "status": outcome.status}
 
 

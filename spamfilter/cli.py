@@ -326,6 +326,29 @@ def keys_list() -> None:
             click.echo(f"{row.id}\t{row.key_prefix}\t{row.site}\t{row.created_at.isoformat()}\trevoked: {revoked}")
 
 
+@keys.command("webhook")
+@click.argument("key")
+@click.option("--url", help="Where to send signed notices when a moderator changes a verdict.")
+@click.option("--remove", is_flag=True, help="Stop sending notices for this key.")
+def keys_webhook(key: str, url: str | None, remove: bool) -> None:
+    """Set a key's webhook; the last line printed is its signing secret (shown only this once)."""
+    from service.apikeys import find_key
+    from service.webhooks import set_webhook
+
+    if bool(url) == remove:
+        raise click.ClickException("give either --url URL or --remove")
+    with _sessions()() as session:
+        try:
+            secret = set_webhook(session, find_key(session, key), None if remove else url)
+        except (LookupError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    if secret is None:
+        _say("webhook removed")
+    else:
+        _say("webhook set; sign-check notices with this secret, it is not shown again")
+        click.echo(secret)
+
+
 @keys.command("revoke")
 @click.argument("key")
 def keys_revoke(key: str) -> None:

@@ -90,6 +90,12 @@ def test_moderator_works_the_queue_by_keyboard(
     body.send_keys("k")
     _wait_text(browser, "position", "1 / 3")
     browser.save_screenshot(str(tmp_path / "moderation.png"))
+    browser.set_window_size(390, 844)  # a phone: nothing may need sideways scrolling
+    _wait_text(browser, "position", "1 / 3")
+    assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    assert browser.find_element(By.ID, "spam").is_displayed() and browser.find_element(By.ID, "undo").is_displayed()
+    browser.save_screenshot(str(tmp_path / "phone.png"))
+    browser.set_window_size(1000, 800)
     browser.get(f"{live_server.url}/moderation/stats")
     _wait_text(browser, "overturn-note", "review-tier comments were decided")
     assert browser.find_elements(By.CSS_SELECTOR, "#verdicts rect"), "the verdict chart is drawn"
