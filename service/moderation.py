@@ -31,7 +31,7 @@ from service.moderators import session_secret, verify_moderator
 from service.reviews import MAX_BULK, decide_check, review_page
 from service.stats import collect_stats
 from service.validation import json_body
-from service.webhooks import delivery_stats
+from service.webhooks import delivery_stats, get_deliverer
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
@@ -55,6 +55,7 @@ class SessionInterface(SecureCookieSessionInterface):
 
 @bp.before_request
 def _signing_key() -> None:
+    get_deliverer(current_app).ensure_running()  # outside gunicorn (whose workers start it at fork)
     # The key is made once and kept in the database, so every worker and replica signs alike.
     if not current_app.secret_key:
         raise UnavailableError("the database is unavailable; the moderation page cannot start")

@@ -32,6 +32,7 @@ def _post_fork(server: Any, worker: Any) -> None:
     # Connections opened in the master must not be shared by the children.
     app: Flask = server.app.application
     app.extensions["spamfilter.engine"].dispose(close=False)
+    app.extensions["spamfilter.webhooks"].ensure_running()  # pending notices go out from every worker
 
 
 def _child_exit(server: Any, worker: Any) -> None:

@@ -189,11 +189,12 @@ class Deliverer:
         self._stop.set()
 
 
-def init_app(app: Flask) -> None:
-    """A deliverer per app, started by the first request each worker handles."""
-    deliverer = Deliverer(app.extensions["spamfilter.engine"])
-    app.extensions["spamfilter.webhooks"] = deliverer
+def get_deliverer(app: Flask) -> Deliverer:
+    """The app's deliverer."""
+    deliverer: Deliverer = app.extensions["spamfilter.webhooks"]
+    return deliverer
 
-    @app.before_request
-    def _start_deliverer() -> None:
-        deliverer.ensure_running()
+
+def init_app(app: Flask) -> None:
+    """A deliverer per app: gunicorn starts it in each worker, moderation requests elsewhere."""
+    app.extensions["spamfilter.webhooks"] = Deliverer(app.extensions["spamfilter.engine"])
