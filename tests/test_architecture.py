@@ -83,3 +83,23 @@ def test_quick_start_has_exactly_two_commands() -> None:
     assert len(commands) == 2 and all("\n" not in c for c in commands)
     ci = (REPO / ".ci" / "run").read_text()
     assert commands[1] in ci
+
+
+def test_every_runtime_import_is_a_declared_dependency() -> None:
+    import sys
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = {re.split(r"[<>=!\[; ]", d, maxsplit=1)[0].lower().replace("_", "-") for d in project["dependencies"]}
+    providers = packages_distributions()
+    missing = set()
+    for package in PACKAGES:
+        for path in (REPO / package).rglob("*.py"):
+            for name in _imports(path):
+                if name in PACKAGES or name in sys.stdlib_module_names:
+                    continue
+                distributions = {d.lower().replace("_", "-") for d in providers.get(name, [name])}
+                if not distributions & declared:
+                    missing.add(f"{path.relative_to(REPO)}: {name}")
+    assert not missing, missing
