@@ -138,6 +138,8 @@ class WebhookDelivery(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    check_id: Mapped[str] = mapped_column(String(32), index=True)
+    new_verdict: Mapped[str] = mapped_column(String(8))  # what the site was told: spam or ham
     payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(10))  # pending, sending, delivered, failed
     attempts: Mapped[int] = mapped_column(default=0)

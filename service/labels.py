@@ -71,19 +71,30 @@ def _change(session: Session, row: Label, label: str | None, source: str, actor:
     row.previous_label, row.label, row.source, row.updated_at = row.label, label, source, utcnow()
 
 
+MAX_ID = 2**63 - 1
+
+
 def undo_label(session: Session, label_id: int, site: str | None, actor: str) -> LabelOutcome:
-    """Revert a label's latest change (undoing a creation withdraws it); undo twice to redo."""
+    """Revert the latest change not yet undone; undo again to go further back (to no label)."""
+    if not 0 < label_id <= MAX_ID:
+        raise NotFoundError(f"no label {label_id} for this site", field="id")
     try:
         query = select(Label).where(Label.id == label_id)
         row = session.scalars(query if site is None else query.where(Label.site == site)).first()
         if row is None:
             raise NotFoundError(f"no label {label_id} for this site", field="id")
-        last = session.scalars(
-            select(LabelEvent).where(LabelEvent.label_id == row.id).order_by(LabelEvent.id.desc())
-        ).first()
-        if last is None:
-            raise NotFoundError(f"label {label_id} has no history to undo", field="id")
-        _change(session, row, last.old_label, "undo", actor)
+        # Each undo cancels the newest change still standing, so walking the history with a
+        # stack leaves the changes that can still be undone, newest on top.
+        standing: list[LabelEvent] = []
+        for event in label_history(session, row.id):
+            if event.source == "undo":
+                if standing:
+                    standing.pop()
+            else:
+                standing.append(event)
+        if not standing:
+            raise NotFoundError(f"label {label_id} has no change left to undo", field="id")
+        _change(session, row, standing[-1].old_label, "undo", actor)
         session.commit()
         return LabelOutcome(row.id, "undone", row.label or "none")
     except SQLAlchemyError as exc:

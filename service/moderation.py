@@ -21,17 +21,18 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as BaseResponse
 
-from service.db import get_session
+from service.db import Label, StoredCheck, get_session
 from service.errors import UnauthorizedError, UnavailableError, ValidationError
 from service.labels import label_history, undo_label
 from service.moderators import session_secret, verify_moderator
-from service.reviews import MAX_BULK, decide_check, review_page
+from service.reviews import MAX_BULK, decide_check, ensure_all_kept, review_page
 from service.stats import collect_stats
 from service.validation import json_body
-from service.webhooks import delivery_stats, get_deliverer
+from service.webhooks import delivery_stats, get_deliverer, notify_if_changed
 
 bp = Blueprint("moderation", __name__, url_prefix="/moderation")
 
@@ -69,7 +70,8 @@ def _csrf_token() -> str:
 
 def _check_csrf(given: str | None) -> None:
     expected = session.get("csrf")
-    if not expected or not given or not hmac.compare_digest(str(expected), given):
+    # Bytes: compare_digest refuses non-ASCII str, and a forged token may be anything.
+    if not expected or not given or not hmac.compare_digest(str(expected).encode(), given.encode("utf-8", "replace")):
         raise UnauthorizedError("missing or wrong CSRF token; reload the page")
 
 
@@ -146,8 +148,9 @@ def bulk() -> Response:
     label, ids = body.get("label"), body.get("ids")
     if label not in ("spam", "ham"):
         raise ValidationError("label must be spam or ham", field="label")
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids) or len(ids) > MAX_BULK:
+    if not isinstance(ids, list) or not ids or len(ids) > MAX_BULK:
         raise ValidationError(f"ids must be a list of 1 to {MAX_BULK} check ids", field="ids")
+    ensure_all_kept(ids, None)
     results = [decide_check(i, str(label), None, "moderator", f"moderator:{name}", None) for i in dict.fromkeys(ids)]
     return jsonify({"results": results})
 
@@ -182,12 +185,29 @@ def undo(label_id: int) -> Response:
     name = _moderator()
     _check_csrf(request.headers.get("X-CSRF-Token"))
     outcome = undo_label(get_session(), label_id, None, f"moderator:{name}")
+    _notify_after_undo(label_id, f"moderator:{name}")
     history: list[dict[str, Any]] = [
         {"old": e.old_label, "new": e.new_label, "source": e.source, "actor": e.actor, "at": e.created_at.isoformat()}
         for e in label_history(get_session(), label_id)
     ]
     label = None if outcome.label == "none" else outcome.label
     return jsonify({"label_id": outcome.id, "label": label, "history": history})
+
+
+def _notify_after_undo(label_id: int, actor: str) -> None:
+    """An undo changes the effective verdict too: the site hears of it like of a decision."""
+    session = get_session()
+    try:
+        label = session.get(Label, label_id)
+        check = (
+            session.scalars(select(StoredCheck).where(StoredCheck.fingerprint == label.fingerprint)).first()
+            if label
+            else None
+        )
+        if label is not None and check is not None:
+            notify_if_changed(session, check, label.label, actor)
+    except SQLAlchemyError as exc:
+        raise UnavailableError("the undo was saved but the site's webhook could not be queued") from exc
 
 
 def init_app(app: Flask) -> None:

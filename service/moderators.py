@@ -36,6 +36,9 @@ def create_moderator(session: Session, name: str, password: str) -> Moderator:
 
 def verify_moderator(session: Session, name: str, password: str) -> Moderator | None:
     """The moderator if name and password match, else None (in the same time either way)."""
+    if "\x00" in name or len(name) > 100:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
     row = session.scalars(select(Moderator).where(Moderator.name == name.strip())).first()
     if row is None:
         check_password_hash(_DUMMY_HASH, password)

@@ -16,7 +16,7 @@ from service.errors import NotFoundError, PayloadTooLargeError, UnavailableError
 from service.labels import label_history, record_label, undo_label
 from service.metrics import get_metrics
 from service.validation import json_body
-from service.webhooks import enqueue_change
+from service.webhooks import notify_if_changed
 
 bp = Blueprint("reviews", __name__, url_prefix="/v1")
 MAX_PAGE = 200
@@ -51,7 +51,17 @@ def _time(name: str) -> dt.datetime | None:
         value = dt.datetime.fromisoformat(raw)
     except ValueError as exc:
         raise ValidationError(f"{name} must be an ISO 8601 date or time", field=name) from exc
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    # In UTC: SQLite stores times without their offset, so an offset must not reach it.
+    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _utc(value: dt.datetime) -> str:
+    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+
+
+def valid_check_id(check_id: object) -> bool:
+    """Check ids are 32 hex digits; anything else cannot name a kept check."""
+    return isinstance(check_id, str) and 0 < len(check_id) <= 32 and check_id.isascii() and check_id.isalnum()
 
 
 def review_query(site: str | None) -> Select[StoredCheck, str | None, int]:
@@ -59,6 +69,8 @@ def review_query(site: str | None) -> Select[StoredCheck, str | None, int]:
     query = select(StoredCheck, Label.label, Label.id).outerjoin(Label, Label.fingerprint == StoredCheck.fingerprint)
     if site is not None:
         query = query.where(StoredCheck.site == site)
+    if site is not None and "\x00" in site:
+        raise ValidationError("site must not contain NUL characters", field="site")
     verdicts = [v for v in request.args.get("verdict", "").split(",") if v]
     if any(v not in VERDICTS for v in verdicts):
         raise ValidationError(f"verdict must be among {', '.join(VERDICTS)}", field="verdict")
@@ -92,7 +104,7 @@ def review_item(check: StoredCheck, label: str | None, label_id: int | None) -> 
         "spam_probability": check.spam_probability,
         "reasons": json.loads(check.reasons),
         "model_version": check.model_version,
-        "created_at": check.created_at.isoformat(),
+        "created_at": _utc(check.created_at),
         "label": label,
         "label_id": label_id,
     }
@@ -138,6 +150,8 @@ def decide_check(
     check_id: str, label: str, site: str | None, source: str, actor: str, key_id: int | None
 ) -> dict[str, Any]:
     """Label a kept check (of `site`, or any site when None) on behalf of `actor`."""
+    if not valid_check_id(check_id):
+        raise NotFoundError(f"no kept check {check_id[:64]!r} for this site", field="id")
     try:
         check = get_session().get(StoredCheck, check_id)
     except SQLAlchemyError as exc:
@@ -153,7 +167,7 @@ def decide_check(
     get_metrics().labels.labels(label, source).inc()
     if source == "moderator" and outcome.status != "unchanged":
         try:
-            enqueue_change(get_session(), check, label, actor)
+            notify_if_changed(get_session(), check, label, actor)
         except SQLAlchemyError as exc:  # the label is saved; only the site's notice is missing
             raise UnavailableError("the label was saved but the site's webhook could not be queued") from exc
     return {"id": check.id, "label_id": outcome.id, "label": outcome.label, "status": outcome.status}
@@ -171,11 +185,27 @@ def decide_many() -> Response:
     body = json_body(request)
     label = _label(body)
     ids = body.get("ids")
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+    if not isinstance(ids, list) or not ids:
         raise ValidationError("ids must be a non-empty list of check ids", field="ids")
     if len(ids) > MAX_BULK:
         raise PayloadTooLargeError(f"at most {MAX_BULK} ids per bulk decision, got {len(ids)}", field="ids")
+    ensure_all_kept(ids, _key().site)
     return jsonify({"results": [_decide(i, label) for i in dict.fromkeys(ids)]})
+
+
+def ensure_all_kept(ids: list[object], site: str | None) -> None:
+    """Refuse a bulk decision before writing anything if any id is not a kept check of `site`."""
+    bad = next((i for i in ids if not valid_check_id(i)), None)
+    if bad is not None:
+        raise ValidationError(f"not a check id: {str(bad)[:64]!r}", field="ids")
+    try:
+        query = select(StoredCheck.id).where(StoredCheck.id.in_(ids))
+        found = set(get_session().scalars(query if site is None else query.where(StoredCheck.site == site)))
+    except SQLAlchemyError as exc:
+        raise UnavailableError("the database is unavailable; nothing was saved, please retry") from exc
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFoundError(f"no kept check {str(missing[0])[:64]!r} for this site; nothing was saved", field="ids")
 
 
 @bp.post("/labels/<int:label_id>/undo")

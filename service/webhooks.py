@@ -25,7 +25,6 @@ import httpx
 from flask import Flask
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult, Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service.db import ApiKey, StoredCheck, WebhookDelivery, utcnow
@@ -34,6 +33,7 @@ log = logging.getLogger("spamfilter.webhooks")
 MAX_ATTEMPTS = 8
 TIMEOUT_SECONDS = 5.0
 POLL_SECONDS = 2.0
+LEASE = dt.timedelta(seconds=4 * TIMEOUT_SECONDS)
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -53,34 +53,57 @@ def set_webhook(session: Session, key: ApiKey, url: str | None) -> str | None:
         key.webhook_url = key.webhook_secret = None
         session.commit()
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise ValueError(f"a webhook URL must be http(s) with a valid host and port, not {url!r}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"a webhook URL must be http(s), not {url!r}")
     key.webhook_url, key.webhook_secret = url, secrets.token_urlsafe(32)
     session.commit()
     return key.webhook_secret
 
 
-def enqueue_change(session: Session, check: StoredCheck, label: str, actor: str) -> bool:
-    """Queue a notification when a moderator's label overturns the check's verdict; True if queued."""
-    was_spam = check.verdict in ("spam", "discard")
-    if check.verdict == "review" or was_spam == (label == "spam"):
-        return False  # no verdict the site acted on changed
+def notify_if_changed(session: Session, check: StoredCheck, label: str | None, actor: str) -> bool:
+    """Queue a notice when the comment's effective verdict now differs from what the site knows.
+
+    The site knows the check's own verdict (review counts as not spam: Akismet answered false)
+    until told otherwise by a notice; a moderator's label, or its undo back to no label, is the
+    effective verdict now. Going back and forth is told each time; a no-op is not.
+    """
     key = session.get(ApiKey, check.key_id)
     if key is None or not key.webhook_url:
         return False
+    told = session.scalars(
+        select(WebhookDelivery.new_verdict)
+        .where(WebhookDelivery.check_id == check.id)
+        .order_by(WebhookDelivery.id.desc())
+    ).first()
+    site_thinks_spam = told == "spam" if told is not None else check.verdict in ("spam", "discard")
+    now_spam = label == "spam" if label is not None else check.verdict in ("spam", "discard")
+    if now_spam == site_thinks_spam:
+        return False
+    new_verdict = "spam" if now_spam else "ham"
     payload = {
         "event": "verdict_changed",
         "check_id": check.id,
         "site": check.site,
         "old_verdict": check.verdict,
-        "new_verdict": label,
+        "new_verdict": new_verdict,
         "by": actor,
         "at": utcnow().isoformat(),
     }
     session.add(
         WebhookDelivery(
-            key_id=key.id, payload=json.dumps(payload), status="pending", attempts=0, next_attempt_at=utcnow()
+            key_id=key.id,
+            check_id=check.id,
+            new_verdict=new_verdict,
+            payload=json.dumps(payload),
+            status="pending",
+            attempts=0,
+            next_attempt_at=utcnow(),
         )
     )
     session.commit()
@@ -91,17 +114,22 @@ def deliver_due(engine: Engine, client: httpx.Client, limit: int = 20) -> int:
     """Send the deliveries that are due; returns how many were attempted."""
     attempted = 0
     with Session(engine) as session:
+        # A "sending" row whose lease ran out was left by a worker that died mid-send: send again.
         due = session.scalars(
             select(WebhookDelivery.id)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= utcnow())
+            .where(WebhookDelivery.status.in_(("pending", "sending")), WebhookDelivery.next_attempt_at <= utcnow())
             .order_by(WebhookDelivery.next_attempt_at)
             .limit(limit)
         ).all()
         for delivery_id in due:
             result = session.execute(
                 update(WebhookDelivery)
-                .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending")
-                .values(status="sending")
+                .where(
+                    WebhookDelivery.id == delivery_id,
+                    WebhookDelivery.status.in_(("pending", "sending")),
+                    WebhookDelivery.next_attempt_at <= utcnow(),
+                )
+                .values(status="sending", next_attempt_at=utcnow() + LEASE)
             )
             claimed = cast("CursorResult[Any]", result).rowcount
             session.commit()
@@ -131,7 +159,7 @@ def _attempt(session: Session, delivery_id: int, client: httpx.Client) -> None:
             response = client.post(key.webhook_url, content=body, headers=headers, timeout=TIMEOUT_SECONDS)
             if response.status_code >= 300:
                 error = f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # any failure is this delivery's, never the sender thread's
             error = exc.__class__.__name__
     if error is None:
         delivery.status, delivery.delivered_at, delivery.last_error = "delivered", utcnow(), None
@@ -181,8 +209,8 @@ class Deliverer:
             while not self._stop.wait(POLL_SECONDS):
                 try:
                     deliver_due(self.engine, client)
-                except SQLAlchemyError as exc:
-                    log.warning("webhook deliveries wait for the database: %s", exc.__class__.__name__)
+                except Exception as exc:  # the thread must outlive any one bad round
+                    log.warning("webhook deliveries wait: %s", exc.__class__.__name__)
 
     def close(self) -> None:
         """Stop the thread."""

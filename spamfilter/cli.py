@@ -252,6 +252,8 @@ def purge(age: str) -> None:
     if not match:
         raise click.ClickException(f"--older-than takes a number and d, h or m (such as 90d), not {age!r}")
     seconds = int(match.group(1)) * {"d": 86400, "h": 3600, "m": 60}[match.group(2)]
+    if seconds > 100 * 365 * 86400:
+        raise click.ClickException("--older-than goes up to 100 years")
     counts = purge_older_than(_sessions(), dt.timedelta(seconds=seconds))
     _say(f"deleted {counts['checks']} kept checks and {counts['check_records']} check records older than {age}")
 

@@ -152,3 +152,31 @@ def test_bulk_decisions_and_stats(app: Flask, moderator: str) -> None:
     assert "Moderation statistics" in client.get("/moderation/stats").get_data(as_text=True)
     assert client.get("/moderation/api/stats?days=0").status_code == 422
     assert app.test_client().get("/moderation/api/stats").status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("header", "form"), [({"X-CSRF-Token": "é"}, None), (None, {"csrf_token": "é", "name": "x", "password": "y"})]
+)
+def test_non_ascii_csrf_tokens_are_refused_not_crashed(app: Flask, moderator: str, header, form) -> None:
+    client = app.test_client()
+    _login(client, moderator)
+    if header:
+        response = client.post("/moderation/api/decide/x", json={"label": "spam"}, headers=header)
+    else:
+        response = app.test_client().post("/moderation/login", data=form)
+    assert response.status_code == 401
+
+
+def test_odd_moderation_inputs_are_client_errors(app: Flask, moderator: str) -> None:
+    client = app.test_client()
+    assert _login(client, "bad\x00name").status_code == 401
+    _login(client, moderator)
+    token = _csrf(client, "/moderation")
+    assert client.get("/moderation/api/queue?site=%00").status_code == 422
+    assert client.post("/moderation/api/undo/99999999999999999999", headers={"X-CSRF-Token": token}).status_code == 404
+    assert (
+        client.post(
+            "/moderation/api/bulk", json={"ids": ["\ud800"], "label": "spam"}, headers={"X-CSRF-Token": token}
+        ).status_code
+        == 422
+    )

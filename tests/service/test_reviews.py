@@ -101,8 +101,8 @@ def test_decisions_become_labels_with_audit_and_undo(queue) -> None:
         ("ham", None, "undo"),
     ]
     assert checks[0]["id"] in {item["id"] for item in client.get("/v1/reviews", headers=_headers(key)).json["items"]}
-    redone = client.post(f"/v1/labels/{decided['label_id']}/undo", headers=_headers(key)).json
-    assert redone["label"] == "ham" and len(redone["history"]) == 3
+    nothing_left = client.post(f"/v1/labels/{decided['label_id']}/undo", headers=_headers(key))
+    assert nothing_left.status_code == 404 and "no change left" in nothing_left.json["error"]["message"]
     with app.extensions["spamfilter.sessions"]() as session:
         actors = set(session.scalars(select(LabelEvent.actor)))
     assert actors and all(a.startswith("key:") for a in actors)
@@ -201,3 +201,51 @@ def test_purge_deletes_old_checks_only(tmp_path: Path) -> None:
     engine.dispose()
     bad = CliRunner().invoke(main, ["purge", "--older-than", "ninety days"], env={"DATABASE_URL": url})
     assert bad.exit_code != 0 and "takes a number and d, h or m" in bad.output
+    huge = CliRunner().invoke(main, ["purge", "--older-than", "999999d"], env={"DATABASE_URL": url})
+    assert huge.exit_code != 0 and "up to 100 years" in huge.output and "Traceback" not in huge.output
+
+
+def test_undo_walks_back_one_change_at_a_time(queue) -> None:
+    app, key, checks = queue
+    client = app.test_client()
+    label_id = client.post(f"/v1/reviews/{checks[0]['id']}", json={"label": "spam"}, headers=_headers(key)).json[
+        "label_id"
+    ]
+    client.post(f"/v1/reviews/{checks[0]['id']}", json={"label": "ham"}, headers=_headers(key))
+    steps = [client.post(f"/v1/labels/{label_id}/undo", headers=_headers(key)) for _ in range(3)]
+    assert [r.status_code for r in steps] == [200, 200, 404]
+    assert [r.json["label"] for r in steps[:2]] == ["spam", None]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/v1/labels/99999999999999999999/undo", None, 404),
+        ("/v1/reviews/bulk", {"ids": ["\ud800"], "label": "spam"}, 422),
+        ("/v1/reviews/bulk", {"ids": [5], "label": "spam"}, 422),
+        ("/v1/reviews/%00", {"label": "spam"}, 404),
+    ],
+)
+def test_odd_ids_are_client_errors(queue, path: str, body, status: int) -> None:
+    app, key, _ = queue
+    assert app.test_client().post(path, json=body, headers=_headers(key)).status_code == status
+
+
+def test_bulk_saves_nothing_when_an_id_is_unknown(queue) -> None:
+    app, key, checks = queue
+    client = app.test_client()
+    response = client.post(
+        "/v1/reviews/bulk", json={"ids": [checks[0]["id"], "0" * 32], "label": "spam"}, headers=_headers(key)
+    )
+    assert response.status_code == 404 and "nothing was saved" in response.json["error"]["message"]
+    assert client.get("/v1/reviews?labelled=true", headers=_headers(key)).json["total"] == 0
+
+
+def test_times_with_offsets_are_compared_in_utc(queue) -> None:
+    app, key, _ = queue
+    an_hour_ago = (
+        (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).astimezone(dt.timezone(dt.timedelta(hours=5))).isoformat()
+    )
+    page = app.test_client().get("/v1/reviews", query_string={"since": an_hour_ago}, headers=_headers(key)).json
+    assert page["total"] == len(TEXTS) and page["items"][0]["created_at"].endswith("+00:00")
+    assert app.test_client().get("/v1/reviews?site=x", headers=_headers(key)).status_code == 200

@@ -23,6 +23,8 @@ def upgrade() -> None:
         "webhook_deliveries",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("key_id", sa.Integer(), sa.ForeignKey("api_keys.id"), nullable=False, index=True),
+        sa.Column("check_id", sa.String(32), nullable=False, index=True),
+        sa.Column("new_verdict", sa.String(8), nullable=False),
         sa.Column("payload", sa.Text(), nullable=False),
         sa.Column("status", sa.String(10), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
