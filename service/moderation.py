@@ -29,7 +29,7 @@ from service.db import Label, StoredCheck, get_session
 from service.errors import UnauthorizedError, UnavailableError, ValidationError
 from service.labels import label_history, undo_label
 from service.moderators import session_secret, verify_moderator
-from service.reviews import MAX_BULK, decide_check, ensure_all_kept, review_page
+from service.reviews import MAX_BULK, decide_check, ensure_all_kept, label_of, review_page
 from service.stats import collect_stats
 from service.validation import json_body
 from service.webhooks import delivery_stats, get_deliverer, notify_if_changed
@@ -113,12 +113,16 @@ def logout() -> BaseResponse:
     return redirect(url_for("moderation.login_form"))
 
 
+def _page(template: str) -> BaseResponse | str:
+    if not session.get("moderator"):
+        return redirect(url_for("moderation.login_form"))
+    return render_template(template, csrf=_csrf_token(), moderator=session["moderator"])
+
+
 @bp.get("")
 def queue_page() -> BaseResponse | str:
     """The queue page (its data comes from the JSON routes below)."""
-    if not session.get("moderator"):
-        return redirect(url_for("moderation.login_form"))
-    return render_template("moderation.html", csrf=_csrf_token(), moderator=session["moderator"])
+    return _page("moderation.html")
 
 
 @bp.get("/api/queue")
@@ -133,10 +137,8 @@ def decide(check_id: str) -> Response:
     """A moderator's label for a kept check."""
     name = _moderator()
     _check_csrf(request.headers.get("X-CSRF-Token"))
-    label = json_body(request).get("label")
-    if label not in ("spam", "ham"):
-        raise ValidationError("label must be spam or ham", field="label")
-    return jsonify(decide_check(check_id, str(label), None, "moderator", f"moderator:{name}", None))
+    label = label_of(json_body(request))
+    return jsonify(decide_check(check_id, label, None, "moderator", f"moderator:{name}", None))
 
 
 @bp.post("/api/bulk")
@@ -145,22 +147,18 @@ def bulk() -> Response:
     name = _moderator()
     _check_csrf(request.headers.get("X-CSRF-Token"))
     body = json_body(request)
-    label, ids = body.get("label"), body.get("ids")
-    if label not in ("spam", "ham"):
-        raise ValidationError("label must be spam or ham", field="label")
+    label, ids = label_of(body), body.get("ids")
     if not isinstance(ids, list) or not ids or len(ids) > MAX_BULK:
         raise ValidationError(f"ids must be a list of 1 to {MAX_BULK} check ids", field="ids")
     ensure_all_kept(ids, None)
-    results = [decide_check(i, str(label), None, "moderator", f"moderator:{name}", None) for i in dict.fromkeys(ids)]
+    results = [decide_check(i, label, None, "moderator", f"moderator:{name}", None) for i in dict.fromkeys(ids)]
     return jsonify({"results": results})
 
 
 @bp.get("/stats")
 def stats_page() -> BaseResponse | str:
     """Charts: volume and verdicts over time, by site; overturns; model versions."""
-    if not session.get("moderator"):
-        return redirect(url_for("moderation.login_form"))
-    return render_template("stats.html", csrf=_csrf_token(), moderator=session["moderator"])
+    return _page("stats.html")
 
 
 @bp.get("/api/stats")

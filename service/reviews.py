@@ -135,7 +135,8 @@ def list_reviews() -> Response:
     return jsonify(review_page(_key().site))
 
 
-def _label(body: dict[str, Any]) -> str:
+def label_of(body: dict[str, Any]) -> str:
+    """The body's `label`, which must be spam or ham."""
     label = body.get("label")
     if label not in ("spam", "ham"):
         raise ValidationError("label must be spam or ham", field="label")
@@ -176,14 +177,14 @@ def decide_check(
 @bp.post("/reviews/<check_id>")
 def decide(check_id: str) -> Response:
     """Label one kept check."""
-    return jsonify(_decide(check_id, _label(json_body(request))))
+    return jsonify(_decide(check_id, label_of(json_body(request))))
 
 
 @bp.post("/reviews/bulk")
 def decide_many() -> Response:
     """Label up to MAX_BULK kept checks at once: `{"ids": [...], "label": "spam"}`."""
     body = json_body(request)
-    label = _label(body)
+    label = label_of(body)
     ids = body.get("ids")
     if not isinstance(ids, list) or not ids:
         raise ValidationError("ids must be a non-empty list of check ids", field="ids")
