@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from service.apikeys import KeyInfo, get_authenticator
 from service.cache import get_cache
-from service.checks import check_comment, find_check, this_month
+from service.checks import get_checker, this_month
 from service.db import get_session
 from service.errors import ApiError, UnauthorizedError
 from service.labels import record_label
@@ -141,7 +141,7 @@ def comment_check() -> Response:
     key = _key()
     comment = _comment(_blog())
     # Akismet's is_test traffic is answered but never kept for review or training.
-    result = check_comment(comment, "akismet", key, user_role=_value("user_role"), keep=not _truthy("is_test"))
+    result = get_checker().check(comment, "akismet", key, user_role=_value("user_role"), keep=not _truthy("is_test"))
     g.log_fields = {"verdict": result.verdict.value, "cached": result.cached, "site": key.site}
     headers = {"X-akismet-guid": result.id, "X-spamfilter-verdict": result.verdict.value}
     if result.verdict is Verdict.DISCARD:
@@ -157,7 +157,7 @@ def _submit(label: str) -> Response:
     if _truthy("is_test"):
         return text(THANKS)  # test traffic is acknowledged but never becomes a training label
     guid = _value("guid") or request.headers.get("X-akismet-guid")
-    record = find_check(guid, key) if guid else None
+    record = get_checker().find(guid, key) if guid else None
     comment = _comment(blog)
     fields: dict[str, Any] = dict(record) if record else {"text": comment.text}
     for name in ("author", "author_url", "permalink", "type", "lang"):

@@ -8,7 +8,7 @@ import orjson
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
 from service.apikeys import KeyInfo, authenticate_bearer
-from service.checks import check_comment, find_check
+from service.checks import get_checker
 from service.db import get_session
 from service.errors import NotFoundError, ValidationError
 from service.labels import record_label
@@ -37,7 +37,7 @@ def _key() -> KeyInfo:
 def check() -> Response:
     """Check one comment."""
     item = parse_comment(json_body(request))
-    result = check_comment(item.comment, "json", _key(), item.comment_id)
+    result = get_checker().check(item.comment, "json", _key(), item.comment_id)
     g.log_fields = {"verdict": result.verdict.value, "cached": result.cached, "site": _key().site}
     return _json(result.as_dict())
 
@@ -46,7 +46,7 @@ def check() -> Response:
 def check_batch() -> Response:
     """Check up to SPAMFILTER_BATCH_LIMIT comments, answered in the same order."""
     items = parse_batch(json_body(request), current_app.config["SPAMFILTER_BATCH_LIMIT"])
-    results = [check_comment(i.comment, "json-batch", _key(), i.comment_id).as_dict() for i in items]
+    results = [get_checker().check(i.comment, "json-batch", _key(), i.comment_id).as_dict() for i in items]
     g.log_fields = {"batch": len(results), "site": _key().site}
     return _json({"results": results})
 
@@ -57,7 +57,7 @@ def _feedback_fields(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     if check_id is not None:
         if not isinstance(check_id, str):
             raise ValidationError("id must be a string", field="id")
-        record = find_check(check_id, _key())
+        record = get_checker().find(check_id, _key())
         if record is None:
             raise NotFoundError(
                 f"no check with id {check_id[:64]!r} (unknown, or older than the check TTL)", field="id"

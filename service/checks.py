@@ -239,23 +239,6 @@ def get_checker() -> Checker:
     return checker
 
 
-def check_comment(
-    comment: Comment,
-    api: str,
-    key: KeyInfo,
-    comment_id: str | None = None,
-    user_role: str | None = None,
-    keep: bool = True,
-) -> CheckResult:
-    """Check a comment with the current app's checker."""
-    return get_checker().check(comment, api, key, comment_id, user_role, keep)
-
-
-def find_check(check_id: str, key: KeyInfo) -> dict[str, Any] | None:
-    """A check of this key's by id, with the current app's checker."""
-    return get_checker().find(check_id, key)
-
-
 def init_app(app: Flask) -> None:
     """Attach the checker (after the model, cache and metrics exist)."""
     app.extensions["spamfilter.checker"] = Checker(app)
