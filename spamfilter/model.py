@@ -51,18 +51,29 @@ class CalibratedSpamModel(ClassifierMixin, BaseEstimator):
         self.cv = cv
         self.random_state = random_state
 
-    def fit(self, X: Sequence[Comment | str], y: ArrayLike, groups: ArrayLike | None = None) -> CalibratedSpamModel:
-        """Fit out-of-fold for calibration, then on everything."""
+    def fit(
+        self,
+        X: Sequence[Comment | str],
+        y: ArrayLike,
+        groups: ArrayLike | None = None,
+        sample_weight: ArrayLike | None = None,
+    ) -> CalibratedSpamModel:
+        """Fit out-of-fold for calibration, then on everything (rows weighted by `sample_weight`)."""
         y_arr = np.asarray(y, dtype=int)
+        weights = {} if sample_weight is None else {"classifier__sample_weight": np.asarray(sample_weight, float)}
         groups_arr = np.arange(len(y_arr)) if groups is None else np.asarray(groups)
         base = self.estimator if self.estimator is not None else build_pipeline()
         folds = StratifiedGroupKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
         splits = list(folds.split(np.zeros(len(y_arr)), y_arr, groups_arr))
-        self.oof_decision_ = cross_val_predict(clone(base), list(X), y_arr, cv=splits, method="decision_function")
-        platt = LogisticRegression(C=1e6, max_iter=1000).fit(self.oof_decision_.reshape(-1, 1), y_arr)
+        self.oof_decision_ = cross_val_predict(
+            clone(base), list(X), y_arr, cv=splits, method="decision_function", params=weights
+        )
+        platt = LogisticRegression(C=1e6, max_iter=1000).fit(
+            self.oof_decision_.reshape(-1, 1), y_arr, sample_weight=weights.get("classifier__sample_weight")
+        )
         self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
         self.oof_probability_ = self._calibrate(self.oof_decision_)
-        self.pipeline_ = clone(base).fit(list(X), y_arr)
+        self.pipeline_ = clone(base).fit(list(X), y_arr, **weights)
         self.classes_ = np.array([0, 1])
         return self
 

@@ -33,6 +33,7 @@ class LabelledComment:
     corpus: str  # "youtube", "sms" or "labels"
     group: str  # the video for YouTube rows, else the corpus: what leave-one-out holds out
     origin: str  # "file:line", for error messages and audits
+    weight: float = 1.0  # how much the row counts in fitting (stored labels may weigh more)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,12 @@ class Dataset:
         """1 for spam, 0 for ham, in row order."""
         return np.fromiter((r.label for r in self.rows), dtype=int, count=len(self.rows))
 
+    @property
+    def weights(self) -> np.ndarray | None:
+        """Per-row fitting weights, or None when every row weighs 1."""
+        weights = np.fromiter((r.weight for r in self.rows), dtype=float, count=len(self.rows))
+        return None if bool(np.all(weights == 1.0)) else weights
+
     def subset(self, index: np.ndarray) -> Dataset:
         """The rows at `index`, keeping their groups."""
         return Dataset([self.rows[i] for i in index], self.groups[index], self.files)

@@ -43,7 +43,7 @@ def fit_model(dataset: Dataset, params: dict[str, Any] | None = None, targets: T
     """Fit on the whole dataset; thresholds and validation metrics come from out-of-fold predictions."""
     started = time.perf_counter()
     model = CalibratedSpamModel(build_pipeline(**{**DEFAULT_PARAMS, **(params or {})}))
-    model.fit(dataset.comments, dataset.labels, dataset.groups)
+    model.fit(dataset.comments, dataset.labels, dataset.groups, sample_weight=dataset.weights)
     thresholds = choose_thresholds(dataset.labels, model.oof_probability_, targets or Targets())
     verdicts = [thresholds.verdict(p).value for p in model.oof_probability_]
     validation = summarise(dataset.labels, model.oof_probability_, verdicts)
