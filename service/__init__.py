@@ -30,7 +30,9 @@ from service.config import load_settings
 
 def close_app(app: Flask) -> None:
     """Flush queued writes, stop background threads and close database connections."""
+    app.extensions["spamfilter.modelwatch"].close()
     app.extensions["spamfilter.webhooks"].close()
+    app.extensions["spamfilter.shadow"].close()
     app.extensions["spamfilter.checker"].close()
     app.extensions["spamfilter.cache"].close()
     app.extensions["spamfilter.engine"].dispose()

@@ -19,6 +19,7 @@ from service.labels import label_fingerprint
 from service.localcache import ExpiringDict, nothing
 from service.metrics import Metrics
 from service.rediskeys import check_key, usage_key, verdict_key
+from service.shadow import ShadowScorer
 from service.writebehind import SqlWriter
 from spamfilter.artifact import LoadedModel
 from spamfilter.comment import Comment, Verdict
@@ -128,6 +129,7 @@ class Checker:
         self.check_ttl = app.config["SPAMFILTER_CHECK_TTL"]
         self.ham_sample = app.config["SPAMFILTER_HAM_SAMPLE"]
         self.lookups = LookupPolicy()
+        self.shadow: ShadowScorer = app.extensions["spamfilter.shadow"]
         self.keeper = SqlWriter(app.extensions["spamfilter.engine"], StoredCheck.__table__)  # type: ignore[arg-type]
         self._kept = ExpiringDict(KEPT_MEMORY, 86400)  # fingerprints this worker already kept
 
@@ -173,6 +175,8 @@ class Checker:
         if cached is not None:
             verdict, probability, reasons = Verdict(cached["verdict"]), cached["p"], cached["reasons"]
             metrics.cache_hit.inc()
+        if forced is None:
+            self.shadow.offer(comment, key.site, verdict, probability, model.version)
         record: dict[str, Any] = {name: getattr(comment, name) for name in REMEMBERED_FIELDS}
         record.update(site=key.site, verdict=verdict.value, model_version=model.version, key_id=key.id)
         stored = check_key(self.prefix, check_id)

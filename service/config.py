@@ -35,6 +35,12 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
         float,
         "share of ham checks kept for review (review, spam and discard are all kept)",
     ),
+    "SPAMFILTER_MODEL_POLL_SECONDS": (
+        5.0,
+        float,
+        "how often workers check the registry for a promoted model (a Redis notice wakes them sooner)",
+    ),
+    "SPAMFILTER_SHADOW_SAMPLE": (0.25, float, "share of checks a shadow model also scores, off the request path"),
     "SPAMFILTER_METRICS_TOKEN": (None, str, "bearer token for /metrics (unset: /metrics is off)"),
 }
 

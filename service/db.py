@@ -159,6 +159,39 @@ class CheckRecord(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
+class ShadowCount(Base):
+    """How often a shadow model's verdict matched the served one: rows added per worker, summed when read."""
+
+    __tablename__ = "shadow_counts"
+    __table_args__ = (Index("ix_shadow_counts_version", "shadow_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shadow_version: Mapped[str] = mapped_column(Text)
+    current_version: Mapped[str] = mapped_column(Text)
+    current_verdict: Mapped[str] = mapped_column(String(8))
+    shadow_verdict: Mapped[str] = mapped_column(String(8))
+    n: Mapped[int] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ShadowDisagreement(Base):
+    """A live comment on which the shadow model's verdict differed from the served one."""
+
+    __tablename__ = "shadow_disagreements"
+    __table_args__ = (Index("ix_shadow_disagreements_version", "shadow_version", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shadow_version: Mapped[str] = mapped_column(Text)
+    current_version: Mapped[str] = mapped_column(Text)
+    site: Mapped[str | None] = mapped_column(Text, nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    current_verdict: Mapped[str] = mapped_column(String(8))
+    current_p: Mapped[float] = mapped_column(Float)
+    shadow_verdict: Mapped[str] = mapped_column(String(8))
+    shadow_p: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers and one writer overlap across gunicorn workers; wait rather than fail on a lock.

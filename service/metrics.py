@@ -41,6 +41,18 @@ class Metrics:
             multiprocess_mode="max",
         )
         self.labels = Counter("spamfilter_labels", "Labels received", ["label", "source"], registry=registry)
+        self.reloads = Counter(
+            "spamfilter_model_reloads",
+            "Model switches by outcome (loaded, failed)",
+            ["role", "outcome"],
+            registry=registry,
+        )
+        self.shadow = Counter(
+            "spamfilter_shadow_checks",
+            "Checks the shadow model scored (agreed, disagreed, dropped)",
+            ["outcome"],
+            registry=registry,
+        )
         # Label lookups cost microseconds each; the hot path uses children bound once.
         self.cache_hit = self.cache.labels("hit")
         self.cache_miss = self.cache.labels("miss")

@@ -24,3 +24,8 @@ def check_key(prefix: str, check_id: str) -> str:
 def usage_key(prefix: str, key_id: int, month: str) -> str:
     """A key's calls, spam, ham, missed spam and false positives in one month (`YYYY-MM`)."""
     return redis_key(prefix, "usage", str(key_id), month)
+
+
+def models_channel(prefix: str) -> str:
+    """The pub/sub channel on which a promotion, rollback or shadow change wakes every worker."""
+    return redis_key(prefix, "models", "changed")

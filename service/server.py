@@ -33,6 +33,7 @@ def _post_fork(server: Any, worker: Any) -> None:
     app: Flask = server.app.application
     app.extensions["spamfilter.engine"].dispose(close=False)
     app.extensions["spamfilter.webhooks"].ensure_running()  # pending notices go out from every worker
+    app.extensions["spamfilter.modelwatch"].ensure_running()  # promoted models reach every worker
 
 
 def _child_exit(server: Any, worker: Any) -> None:

@@ -151,6 +151,7 @@ def save_model(
     registry: Path,
     render: Callable[[dict[str, Any]], str] | None = None,
     make_current: bool = True,
+    extra_files: dict[str, str] | None = None,
 ) -> Path:
     """Write a new immutable version directory atomically; optionally point CURRENT at it."""
     version = card["version"]
@@ -165,6 +166,8 @@ def save_model(
         (staging / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         if render is not None:
             (staging / "MODEL_CARD.md").write_text(render(card), encoding="utf-8")
+        for name, content in (extra_files or {}).items():
+            (staging / name).write_text(content, encoding="utf-8")
         staging.chmod(0o755)  # mkdtemp makes it private; a non-root service user must read it
         staging.rename(target)
     except BaseException:

@@ -17,21 +17,10 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from spamfilter.artifact import MODEL_DIR_ENV, ModelLoadError, load_model
+from spamfilter.artifact import ModelLoadError
 from spamfilter.bulk import InputError, score_csv
-
-DATA_ENV = "SPAMFILTER_DATA_DIR"
-MODEL_OPTION = click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(path_type=Path),
-    envvar=MODEL_DIR_ENV,
-    help="Model registry or version directory (default: the bundled model).",
-)
-
-
-def _say(message: str) -> None:
-    click.echo(message, err=True)
+from spamfilter.cli_common import DATA_ENV, MODEL_OPTION, load_or_fail, safe_url, say, sessions
+from spamfilter.cli_models import models, retrain
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,20 +82,20 @@ def train(
     if (registry / version).exists():
         raise click.ClickException(f"{registry / version} already exists; versions are immutable")
     try:
-        dataset = load_dataset(list(data_paths) or [Path("../shared/data")], log=_say)
+        dataset = load_dataset(list(data_paths) or [Path("../shared/data")], log=say)
     except DataError as exc:
         raise click.ClickException(str(exc)) from exc
     if len(set(dataset.labels.tolist())) < 2:
         raise click.ClickException("the data needs both spam and ham to train on")
-    _say(f"fitting the model ({len(dataset.rows)} comments, 5 calibration folds + final fit)...")
+    say(f"fitting the model ({len(dataset.rows)} comments, 5 calibration folds + final fit)...")
     trained = fit_model(dataset, params)
-    _say(f"fitted in {trained.seconds:.1f}s; thresholds {trained.thresholds.as_dict()}")
-    protocol_metrics = run_protocols(dataset, params, log=_say) if protocols else None
+    say(f"fitted in {trained.seconds:.1f}s; thresholds {trained.thresholds.as_dict()}")
+    protocol_metrics = run_protocols(dataset, params, log=say) if protocols else None
     card = build_card(version, dataset, trained, params, Targets(), protocol_metrics)
     target = save_model(trained.model, card, registry, render=render_markdown, make_current=current)
     if protocol_metrics:
         protocol_chart(protocol_metrics, target / "protocols.png")
-    _say(f"wrote {target}")
+    say(f"wrote {target}")
 
 
 @main.command()
@@ -135,14 +124,14 @@ def evaluate(model_dir: Path | None, data_paths: tuple[Path, ...], report_path: 
     from training.metrics import summarise
     from training.report import write_report
 
-    model = _load(model_dir)
+    model = load_or_fail(model_dir)
     try:
-        dataset = load_dataset(list(data_paths), log=_say)
+        dataset = load_dataset(list(data_paths), log=say)
     except DataError as exc:
         raise click.ClickException(str(exc)) from exc
     trained_on = {f["sha256"] for f in model.card.get("training_data", {}).get("files", [])}
     if trained_on & {f.sha256 for f in dataset.files}:
-        _say("warning: some of this data trained the model; these figures are optimistic")
+        say("warning: some of this data trained the model; these figures are optimistic")
     scores = np.array([model.scorer.probability(c) for c in tqdm(dataset.comments, unit="comments", file=sys.stderr)])
     verdicts = [model.thresholds.verdict(p).value for p in scores]
     metrics: dict[str, Any] = {"model_version": model.version, **summarise(dataset.labels, scores, verdicts)}
@@ -150,7 +139,7 @@ def evaluate(model_dir: Path | None, data_paths: tuple[Path, ...], report_path: 
     write_report(report_path, f"Evaluation of {model.version}", dataset.labels, scores, model.thresholds, metrics)
     if json_path:
         json_path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    _say(f"wrote {report_path}")
+    say(f"wrote {report_path}")
 
 
 @main.command()
@@ -174,14 +163,14 @@ def evaluate(model_dir: Path | None, data_paths: tuple[Path, ...], report_path: 
 )
 def score(model_dir: Path | None, source: Path, target: Path, reasons: int) -> None:
     """Score a CSV of comments: adds spam_probability, verdict and reasons to every row."""
-    model = _load(model_dir)
+    model = load_or_fail(model_dir)
     started = time.perf_counter()
     try:
         written = score_csv(model, source, target, reasons=reasons)
     except InputError as exc:
         raise click.ClickException(str(exc)) from exc
     seconds = time.perf_counter() - started
-    _say(f"scored {written} comments with model {model.version} in {seconds:.1f}s into {target}")
+    say(f"scored {written} comments with model {model.version} in {seconds:.1f}s into {target}")
 
 
 @main.command()
@@ -230,14 +219,8 @@ def migrate() -> None:
     try:
         upgrade(url)
     except SQLAlchemyError as exc:
-        raise click.ClickException(f"cannot reach the database {_safe_url(url)}: {exc.__class__.__name__}") from exc
-    _say(f"database schema is current ({_safe_url(url)})")
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+        raise click.ClickException(f"cannot reach the database {safe_url(url)}: {exc.__class__.__name__}") from exc
+    say(f"database schema is current ({safe_url(url)})")
 
 
 @main.command()
@@ -254,8 +237,8 @@ def purge(age: str) -> None:
     seconds = int(match.group(1)) * {"d": 86400, "h": 3600, "m": 60}[match.group(2)]
     if seconds > 100 * 365 * 86400:
         raise click.ClickException("--older-than goes up to 100 years")
-    counts = purge_older_than(_sessions(), dt.timedelta(seconds=seconds))
-    _say(f"deleted {counts['checks']} kept checks and {counts['check_records']} check records older than {age}")
+    counts = purge_older_than(sessions(), dt.timedelta(seconds=seconds))
+    say(f"deleted {counts['checks']} kept checks and {counts['check_records']} check records older than {age}")
 
 
 @main.group()
@@ -274,32 +257,17 @@ def moderators_create(name: str, password_stdin: bool) -> None:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with _sessions()() as session:
+    with sessions()() as session:
         try:
             row = create_moderator(session, name, password)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
-        _say(f"created moderator {row.name}")
+        say(f"created moderator {row.name}")
 
 
 @main.group()
 def keys() -> None:
     """Create, list and revoke API keys."""
-
-
-def _sessions() -> Any:
-    from sqlalchemy.exc import SQLAlchemyError
-    from sqlalchemy.orm import sessionmaker
-
-    from service.config import load_settings
-    from service.db import make_engine, upgrade
-
-    url = load_settings()["DATABASE_URL"]
-    try:
-        upgrade(url)
-    except SQLAlchemyError as exc:
-        raise click.ClickException(f"cannot reach the database {_safe_url(url)}: {exc.__class__.__name__}") from exc
-    return sessionmaker(make_engine(url))
 
 
 @keys.command("create")
@@ -308,12 +276,12 @@ def keys_create(site: str) -> None:
     """Create a key for a site; the last line printed is the key (shown only this once)."""
     from service.apikeys import create_key
 
-    with _sessions()() as session:
+    with sessions()() as session:
         try:
             row, key = create_key(session, site)
         except ValueError as exc:
             raise click.ClickException(str(exc)) from exc
-        _say(f"created key {row.id} ({row.key_prefix}…) for {row.site}; store it now, it is not shown again")
+        say(f"created key {row.id} ({row.key_prefix}…) for {row.site}; store it now, it is not shown again")
     click.echo(key)
 
 
@@ -322,7 +290,7 @@ def keys_list() -> None:
     """List keys: id, prefix, site, created, revoked."""
     from service.apikeys import list_keys
 
-    with _sessions()() as session:
+    with sessions()() as session:
         for row in list_keys(session):
             revoked = row.revoked_at.isoformat() if row.revoked_at else "-"
             click.echo(f"{row.id}\t{row.key_prefix}\t{row.site}\t{row.created_at.isoformat()}\trevoked: {revoked}")
@@ -339,15 +307,15 @@ def keys_webhook(key: str, url: str | None, remove: bool) -> None:
 
     if bool(url) == remove:
         raise click.ClickException("give either --url URL or --remove")
-    with _sessions()() as session:
+    with sessions()() as session:
         try:
             secret = set_webhook(session, find_key(session, key), None if remove else url)
         except (LookupError, ValueError) as exc:
             raise click.ClickException(str(exc)) from exc
     if secret is None:
-        _say("webhook removed")
+        say("webhook removed")
     else:
-        _say("webhook set; sign-check notices with this secret, it is not shown again")
+        say("webhook set; sign-check notices with this secret, it is not shown again")
         click.echo(secret)
 
 
@@ -357,20 +325,16 @@ def keys_revoke(key: str) -> None:
     """Revoke a key by its id or prefix."""
     from service.apikeys import revoke_key
 
-    with _sessions()() as session:
+    with sessions()() as session:
         try:
             row = revoke_key(session, key)
         except LookupError as exc:
             raise click.ClickException(str(exc)) from exc
-        _say(f"revoked key {row.id} ({row.key_prefix}…) for {row.site}")
+        say(f"revoked key {row.id} ({row.key_prefix}…) for {row.site}")
 
 
-def _load(model_dir: Path | None) -> Any:
-    try:
-        return load_model(model_dir)
-    except ModelLoadError as exc:
-        raise click.ClickException(str(exc)) from exc
-
+main.add_command(retrain)
+main.add_command(models)
 
 if __name__ == "__main__":
     main()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from spamfilter.artifact import LoadedModel, library_versions, load_model, save_model
+from spamfilter.artifact import LoadedModel, library_versions, load_model, save_model, set_current
 from spamfilter.model import CalibratedSpamModel, build_pipeline
 from spamfilter.normalise import FEATURE_VERSION
 from spamfilter.tiers import Targets, choose_thresholds
@@ -93,3 +94,23 @@ def small_model(tmp_path_factory: pytest.TempPathFactory) -> LoadedModel:
 def bundled_model() -> LoadedModel:
     """The model committed under models/."""
     return load_model(REPO / "models")
+
+
+def add_version(registry: Path, source: Path, version: str, **card_changes: object) -> Path:
+    """Copy a version directory under a new name, changing its card (the artifact stays valid)."""
+    target = registry / version
+    shutil.copytree(source, target)
+    card = json.loads((target / "model_card.json").read_text())
+    card.update(version=version, **card_changes)
+    (target / "model_card.json").write_text(json.dumps(card))
+    return target
+
+
+@pytest.fixture
+def registry(tmp_path: Path, bundled_model: LoadedModel) -> Path:
+    """A writable registry holding a copy of the bundled model as its current version."""
+    root = tmp_path / "registry"
+    root.mkdir()
+    shutil.copytree(bundled_model.directory, root / bundled_model.version)
+    set_current(root, bundled_model.version)
+    return root

@@ -20,7 +20,8 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 from spamfilter.tiers import Thresholds
 
 
-def _png(figure: plt.Figure) -> str:
+def png_data(figure: plt.Figure) -> str:
+    """A figure as base64 PNG for an inline image (the figure is closed)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
@@ -36,7 +37,7 @@ def _roc(labels: np.ndarray, scores: np.ndarray) -> str:
     axis.set(xscale="log", xlim=(1e-4, 1), xlabel="ham flagged (false positive rate, log)", ylabel="spam caught")
     axis.set_title("ROC")
     axis.legend(loc="lower right")
-    return _png(figure)
+    return png_data(figure)
 
 
 def _pr(labels: np.ndarray, scores: np.ndarray) -> str:
@@ -45,7 +46,7 @@ def _pr(labels: np.ndarray, scores: np.ndarray) -> str:
     axis.plot(recall, precision)
     axis.set(xlabel="recall (spam caught)", ylabel="precision", ylim=(0, 1.02))
     axis.set_title("Precision-recall")
-    return _png(figure)
+    return png_data(figure)
 
 
 def _distribution(labels: np.ndarray, scores: np.ndarray, thresholds: Thresholds) -> str:
@@ -59,7 +60,7 @@ def _distribution(labels: np.ndarray, scores: np.ndarray, thresholds: Thresholds
     axis.set(xlabel="spam probability", ylabel="comments (log)")
     axis.set_title("Score distribution")
     axis.legend()
-    return _png(figure)
+    return png_data(figure)
 
 
 def _threshold_plot(labels: np.ndarray, scores: np.ndarray, thresholds: Thresholds) -> str:
@@ -76,7 +77,7 @@ def _threshold_plot(labels: np.ndarray, scores: np.ndarray, thresholds: Threshol
     axis.set(xlabel="threshold on spam probability", ylabel="share at or above", ylim=(0, 1.02))
     axis.set_title("What each threshold would do")
     axis.legend()
-    return _png(figure)
+    return png_data(figure)
 
 
 def _reliability(labels: np.ndarray, scores: np.ndarray) -> str:
@@ -94,7 +95,7 @@ def _reliability(labels: np.ndarray, scores: np.ndarray) -> str:
     axis.set(xlabel="predicted spam probability", ylabel="observed share of spam", xlim=(0, 1), ylim=(0, 1))
     axis.set_title("Calibration (comments per bin)")
     axis.legend(loc="upper left")
-    return _png(figure)
+    return png_data(figure)
 
 
 def write_report(

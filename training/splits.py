@@ -57,6 +57,14 @@ def cross_corpus(dataset: Dataset) -> Iterator[Split]:
                 yield _honest("cross-corpus", f"{source} → {target}", train, test, dataset.groups)
 
 
+def with_training_rows(split: Split, rows: np.ndarray, groups: np.ndarray) -> Split:
+    """The split with `rows` added to its training side (and removed from its test side), kept honest."""
+    train = np.union1d(split.train, rows)
+    test = np.setdiff1d(split.test, rows)
+    honest = _honest(split.protocol, split.name, train, test, groups)
+    return Split(split.protocol, split.name, train, honest.test, split.dropped + honest.dropped)
+
+
 def protocol_splits(dataset: Dataset, protocol: str) -> list[Split]:
     """Every split of a named protocol (empty when the data lacks what it needs)."""
     if protocol == "random":

@@ -14,7 +14,7 @@ from spamfilter.tiers import Targets, Thresholds, choose_thresholds
 from training.baseline import build_baseline
 from training.dataset import Dataset
 from training.metrics import summarise
-from training.splits import PROTOCOLS, Split, protocol_splits
+from training.splits import PROTOCOLS, Split, protocol_splits, with_training_rows
 
 Log = Callable[[str], None]
 HEADLINE = (
@@ -76,11 +76,18 @@ def _mean(results: list[dict[str, Any]], who: str) -> dict[str, float]:
     }
 
 
-def run_protocols(dataset: Dataset, params: dict[str, Any] | None = None, log: Log = print) -> dict[str, Any]:
-    """Ours and the baseline under each protocol: per split, mean over splits, and pooled."""
+def run_protocols(
+    dataset: Dataset, params: dict[str, Any] | None = None, log: Log = print, always_train: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Ours and the baseline under each protocol: per split, mean over splits, and pooled.
+
+    Rows in `always_train` (such as a site's stored labels) join every split's training side.
+    """
     report: dict[str, Any] = {}
     for protocol in PROTOCOLS:
         splits = protocol_splits(dataset, protocol)
+        if always_train is not None and len(always_train):
+            splits = [with_training_rows(split, always_train, dataset.groups) for split in splits]
         results = []
         for number, split in enumerate(splits, start=1):
             started = time.perf_counter()
