@@ -57,6 +57,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 
 
 @pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A throwaway, migrated PostgreSQL database, dropped afterwards."""
+    urls = _postgres_url()
+    url = next(urls)
+    upgrade(url)
+    yield url
+    next(urls, None)
+
+
+@pytest.fixture
 def redis_prefix() -> Iterator[str]:
     """A key prefix of this test's own in the test Redis database, deleted afterwards."""
     prefix = f"sftest-{uuid.uuid4().hex[:10]}"
@@ -133,7 +143,7 @@ def free_port() -> int:
 class LiveServer:
     """`spamfilter serve` in a subprocess, with its own database and Redis prefix."""
 
-    def __init__(self, tmp: Path, redis_prefix: str, workers: int = 1):
+    def __init__(self, tmp: Path, redis_prefix: str, workers: int = 1, env: dict[str, str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -143,8 +153,10 @@ class LiveServer:
             "SPAMFILTER_REDIS_PREFIX": redis_prefix,
             "SPAMFILTER_LOG_LEVEL": "WARNING",
             "PROMETHEUS_MULTIPROC_DIR": str(tmp),
+            **(env or {}),
         }
-        self.log = (tmp / "server.log").open("w")
+        self.log_path = tmp / "server.log"
+        self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
             [
                 sys.executable,

@@ -75,7 +75,14 @@ def test_promote_refuses_a_worse_candidate_unless_forced(registry: Path, bundled
     assert promote(registry, "worse", force=True, actor="ops") == base
     assert current_version(registry) == "worse"
     history = [json.loads(line) for line in (registry / "HISTORY.jsonl").read_text().splitlines()]
-    assert history[-1] | {"at": None} == {"at": None, "action": "promote", "from": base, "to": "worse", "forced": True, "by": "ops"}
+    assert history[-1] | {"at": None} == {
+        "at": None,
+        "action": "promote",
+        "from": base,
+        "to": "worse",
+        "forced": True,
+        "by": "ops",
+    }
 
 
 def test_promote_and_rollback_walk_the_history(registry: Path, bundled_model: LoadedModel) -> None:
@@ -106,7 +113,7 @@ def test_a_tampered_version_is_never_promoted(registry: Path, bundled_model: Loa
     with (target / "model.joblib").open("r+b") as handle:
         handle.seek(1000)
         handle.write(b"\x00\x01\x02")
-    with pytest.raises(RegistryError, match="cannot be loaded: .*SHA-256"):
+    with pytest.raises(RegistryError, match=r"cannot be loaded: .*SHA-256"):
         promote(registry, "tampered", force=True)
     assert current_version(registry) == bundled_model.version
 
