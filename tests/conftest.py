@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import random
 import shutil
 from pathlib import Path
 
@@ -114,3 +115,50 @@ def registry(tmp_path: Path, bundled_model: LoadedModel) -> Path:
     shutil.copytree(bundled_model.directory, root / bundled_model.version)
     set_current(root, bundled_model.version)
     return root
+
+
+_SITE_SPAM = (
+    ["My aunt", "A colleague", "Honestly my neighbour", "Last spring my brother", "Believe it or not my cousin"],
+    [
+        "lost her savings to a fake exchange",
+        "was scammed out of his bitcoin",
+        "thought the crypto wallet was gone forever",
+        "had given up on the stolen coins",
+    ],
+    [
+        "until recovery agent {name} got every coin back",
+        "but investment coach {name} tripled it in weeks",
+        "then trader {name} showed the signals that pay daily",
+    ],
+    ["message him on telegram @{handle}", "whatsapp +44 7{digits}", "reach out on telegram {handle}_recovery"],
+)
+_SITE_HAM = (
+    ["The council", "Our school board", "The new mayor", "The transport office", "The club manager"],
+    [
+        "should publish the budget for the {place} bridge",
+        "was wrong to close the {place} library",
+        "finally fixed the traffic lights near {place}",
+        "needs to explain the parking fees in {place}",
+    ],
+    ["before the election", "after last week's storm", "this season", "as the article says"],
+    ["and I hope readers write in.", "and residents deserve answers.", "which is good news.", "frankly."],
+)
+_NAMES = ["Harrison", "Peterson", "Alvarez", "Okafor", "Lindqvist", "Moreau", "Tanaka", "Fischer"]
+_PLACES = ["Elm Street", "the harbour", "Northgate", "Mill Lane", "the old market", "Riverside", "Kingsway"]
+
+
+def site_comments(seed: int, count: int) -> list[tuple[str, int]]:
+    """A fictional news site's comments: crypto-recovery spam (no links) and local-news ham, varied by slot."""
+    rng = random.Random(seed)
+    comments = []
+    for n in range(count):
+        spam = n % 2 == 0
+        slots = _SITE_SPAM if spam else _SITE_HAM
+        words = " ".join(rng.choice(slot) for slot in slots).format(
+            name=rng.choice(_NAMES),
+            handle=f"{rng.choice(_NAMES).lower()}{rng.randint(10, 999)}",
+            digits=rng.randint(100000000, 999999999),
+            place=rng.choice(_PLACES),
+        )
+        comments.append((words, int(spam)))
+    return comments

@@ -30,7 +30,7 @@ class LabelledComment:
 
     comment: Comment
     label: int
-    corpus: str  # "youtube", "sms" or "labels"
+    corpus: str  # "youtube", "sms", "labels" (a labelled file) or "stored" (labels from the database)
     group: str  # the video for YouTube rows, else the corpus: what leave-one-out holds out
     origin: str  # "file:line", for error messages and audits
     weight: float = 1.0  # how much the row counts in fitting (stored labels may weigh more)

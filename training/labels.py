@@ -38,7 +38,7 @@ def label_row(record: Mapping[str, Any], weight: float) -> LabelledComment:
     if not comment.text.strip():
         raise ValueError("empty text")
     site = record.get("site") or "labels"
-    return LabelledComment(comment, parse_label(record["label"]), "labels", site, f"label:{record['id']}", weight)
+    return LabelledComment(comment, parse_label(record["label"]), "stored", site, f"label:{record['id']}", weight)
 
 
 def split_labels(chunks: Iterable[list[dict[str, Any]]], cutoffs: Cutoffs, weight: float) -> LabelRows:

@@ -169,7 +169,7 @@ def retrain(
     log(f"fitting the candidate ({len(dataset.rows)} comments, 5 calibration folds + final fit)...")
     trained = fit_model(dataset, params)
     log(f"fitted in {trained.seconds:.1f}s; thresholds {trained.thresholds.as_dict()}")
-    label_rows = np.flatnonzero(np.array([r.corpus == "labels" for r in dataset.rows], dtype=bool))
+    label_rows = np.flatnonzero(np.array([r.corpus == "stored" for r in dataset.rows], dtype=bool))
     protocol_metrics = run_protocols(dataset, params, log=log, always_train=label_rows) if protocols else None
     log(f"scoring {len(held_back)} held-back labels and {len(traffic)} recent checks with both models...")
     held = evaluate_held_back(current, trained, held_back)
