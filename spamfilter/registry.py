@@ -114,7 +114,10 @@ def gate_problems(card: dict[str, Any], current: str | None, tolerance: dict[str
             "retrain to compare it with the current model"
         ]
     if not comparison.get("gate"):
-        return [f"{version} was measured on nothing both models share (no held-back labels with spam and ham, no protocols)"]
+        return [
+            f"{version} was measured on nothing both models share "
+            "(no held-back labels with both spam and ham, no protocols)"
+        ]
     problems = []
     for scope, figures in comparison["gate"].items():
         for metric, allowed in tolerance.items():
