@@ -1,0 +1,1 @@
+"""Scripts that measure the filter: speed figures and the adaptation scenario."""
