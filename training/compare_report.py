@@ -180,6 +180,7 @@ def write_comparison(
         + "</ul></div>"
     )
     labels = evaluation.get("labels", {})
+    thresholds = ", ".join(f"{k} {v:.3f}" for k, v in card.get("thresholds", {}).items())
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}</title><style>{STYLE}</style></head><body>
@@ -189,7 +190,7 @@ def write_comparison(
 {labels.get("held_back", 0)} recent ones held back ({labels.get("held_back_spam", 0)} spam),
 {evaluation.get("held_back_dropped_as_near_duplicates", 0)} of them dropped as near-duplicates of training rows.
 Candidate trained on {card.get("training_data", {}).get("rows_kept")} comments in
-{card.get("training_seconds")} s; thresholds {_e(card.get("thresholds"))}.</p>
+{card.get("training_seconds")} s; thresholds {_e(thresholds)}.</p>
 <h2>Held-back recent labels</h2>{side_by_side(held["overall"]["current"], held["overall"]["candidate"], names)}
 {images}
 <h3>Per site</h3>{_per_site(held["per_site"])}

@@ -24,6 +24,9 @@ Log = Callable[[str], None]
 GATE_METRICS = ("roc_auc", "spam_caught_at_1pct_fpr")
 GATE_PROTOCOLS = ("leave-one-video-out", "cross-corpus")
 MAX_CHANGED = 500  # changed verdicts listed in the report, largest moves first
+# A site's own held-back figures join the gate only with this many of each class: fewer, and one
+# comment moves ROC-AUC by more than the tolerance.
+MIN_SITE_CLASS = 20
 
 
 @dataclass
@@ -141,6 +144,9 @@ def gate_figures(current: LoadedModel, held_back: dict[str, Any], protocols: dic
     overall = held_back["overall"]
     if "roc_auc" in overall["candidate"]:
         gate["held-back labels"] = {m: [overall["candidate"][m], overall["current"][m]] for m in GATE_METRICS}
+    for site, pair in held_back["per_site"].items():
+        if min(pair["candidate"]["spam"], pair["candidate"]["ham"]) >= MIN_SITE_CLASS:
+            gate[f"held-back labels of {site}"] = {m: [pair["candidate"][m], pair["current"][m]] for m in GATE_METRICS}
     before = current.card.get("metrics", {}).get("protocols", {})
     for protocol in GATE_PROTOCOLS:
         ours = (protocols or {}).get(protocol, {}).get("mean", {}).get("ours")

@@ -74,3 +74,17 @@ def test_recent_traffic_is_scored_by_both(candidate: Candidate) -> None:
     traffic = candidate.evaluation["traffic"]
     assert traffic["n"] == 10
     assert sum(traffic["verdict_changes"].values()) == 10
+
+
+def test_sites_with_enough_held_back_labels_are_gated_on_their_own(bundled_model: LoadedModel) -> None:
+    from training.retrain import MIN_SITE_CLASS, gate_figures
+
+    figures = {"n": 60, "roc_auc": 0.9, "spam_caught_at_1pct_fpr": 0.5}
+    big = {
+        "current": {**figures, "spam": MIN_SITE_CLASS, "ham": 40},
+        "candidate": {**figures, "spam": MIN_SITE_CLASS, "ham": 40},
+    }
+    small = {"current": {**figures, "spam": 3, "ham": 5}, "candidate": {**figures, "spam": 3, "ham": 5}}
+    held = {"overall": big, "per_site": {"https://big.example": big, "https://small.example": small}}
+    gate = gate_figures(bundled_model, held, None)
+    assert set(gate) == {"held-back labels", "held-back labels of https://big.example"}
