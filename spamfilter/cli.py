@@ -91,7 +91,7 @@ def train(
     trained = fit_model(dataset, params)
     say(f"fitted in {trained.seconds:.1f}s; thresholds {trained.thresholds.as_dict()}")
     protocol_metrics = run_protocols(dataset, params, log=say) if protocols else None
-    card = build_card(version, dataset, trained, params, Targets(), protocol_metrics)
+    card = build_card(version, dataset.summary(), trained, params, Targets(), protocol_metrics)
     target = save_model(trained.model, card, registry, render=render_markdown, make_current=current)
     if protocol_metrics:
         protocol_chart(protocol_metrics, target / "protocols.png")

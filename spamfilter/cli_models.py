@@ -11,6 +11,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 from tqdm import tqdm
@@ -98,6 +99,11 @@ def _actor() -> str:
 )
 @click.option("--protocols/--no-protocols", default=True, show_default=True, help="Also run the corpus protocols.")
 @click.option("--chunk-size", type=click.IntRange(min=100), default=5000, show_default=True, help="Labels per read.")
+@click.option(
+    "--out-of-core",
+    is_flag=True,
+    help="Stream corpora and labels through incremental fitting instead of holding them (for sets beyond memory).",
+)
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Where to write the HTML comparison.")
 def retrain(
     data_paths: tuple[Path, ...],
@@ -108,6 +114,7 @@ def retrain(
     holdout: float,
     protocols: bool,
     chunk_size: int,
+    out_of_core: bool,
     report_path: Path | None,
 ) -> None:
     """Train a candidate on the corpora plus stored labels, compare it with the current model, register it."""
@@ -118,8 +125,9 @@ def retrain(
     from training.card import build_card, render_markdown
     from training.compare_report import write_comparison
     from training.data import DataError, expand_paths, read_file
-    from training.labels import split_labels
+    from training.labels import split_labels, stream_labels
     from training.retrain import retrain as run
+    from training.streamed import retrain_streaming
 
     root = registry_root(registry)
     current = load_or_fail(root)
@@ -129,28 +137,35 @@ def retrain(
     engine = database()
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=label_window_days) if label_window_days else None
     cutoffs = holdout_cutoffs(engine, since, holdout)
-    chunks = tqdm(
-        iter_labels(engine, since, chunk_size),
-        desc="reading labels",
-        unit=" chunks",
-        file=sys.stderr,
-    )
-    labels = split_labels(chunks, cutoffs, label_weight)
-    say(f"stored labels: {labels.summary()}")
     try:
         reports = [read_file(path) for path in expand_paths(list(data_paths) or [Path("../shared/data")])]
     except DataError as exc:
         raise click.ClickException(str(exc)) from exc
     for report in reports:
         say(f"read {report.path}: {report.rows_read} rows, {len(report.rejected)} rejected")
-    candidate = run(reports, labels, current, dict(DEFAULT_PARAMS), protocols, recent_checks(engine), say)
-    card = build_card(version, candidate.dataset, candidate.trained, DEFAULT_PARAMS, Targets(), candidate.protocols)
+
+    def read() -> Any:
+        return tqdm(iter_labels(engine, since, chunk_size), desc="reading labels", unit=" chunks", file=sys.stderr)
+
+    params = dict(DEFAULT_PARAMS)
+    if out_of_core:
+        if protocols:
+            say("the corpus protocols are not run out of core (they refit in memory); comparing on held-back labels")
+        held = [row for chunk in stream_labels(read(), cutoffs, label_weight, held_back=True) for row in chunk]
+        training = lambda: stream_labels(read(), cutoffs, label_weight, held_back=False)  # noqa: E731
+        candidate = retrain_streaming(reports, training, held, current, params, recent_checks(engine), say)
+    else:
+        stored = split_labels(read(), cutoffs, label_weight)
+        say(f"stored labels: {stored.summary()}")
+        candidate = run(reports, stored, current, params, protocols, recent_checks(engine), say)
+    card = build_card(version, candidate.summary, candidate.trained, params, Targets(), candidate.protocols)
     card["retraining"] = {
         "base": current.version,
         "label_weight": label_weight,
         "label_window_days": label_window_days,
         "holdout_fraction": holdout,
-        "labels": labels.summary(),
+        "out_of_core": out_of_core,
+        "labels": candidate.comparison["labels"],
     }
     card["comparison"] = candidate.comparison
     extra = {EVALUATION_FILE: json.dumps(candidate.evaluation) + "\n"}

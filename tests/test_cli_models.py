@@ -101,3 +101,16 @@ def test_init_copies_the_bundled_model_into_a_new_registry(tmp_path: Path, bundl
     assert (root / bundled_model.version / "model.joblib").read_bytes() == (
         bundled_model.directory / "model.joblib"
     ).read_bytes()
+
+
+def test_retrain_out_of_core_streams_labels_and_registers_a_comparable_candidate(
+    env: dict[str, str], corpus: Path, registry: Path, bundled_model: LoadedModel
+) -> None:
+    output = run(env, "retrain", "--data", str(corpus), "--out-of-core", "--chunk-size", "100", "--version", "ooc")
+    assert "not run out of core" in output and "fitted out of core" in output
+    card = json.loads((registry / "ooc" / "model_card.json").read_text())
+    assert card["retraining"]["out_of_core"] is True
+    assert card["training_data"]["streamed"] is True and card["training_data"]["stored_labels"] == 80
+    assert card["comparison"]["held_back"]["n"] == 20
+    assert "held-back labels" in card["comparison"]["gate"]
+    assert (registry / "reports" / "ooc.html").is_file()

@@ -11,7 +11,6 @@ from typing import Any
 from spamfilter.artifact import library_versions
 from spamfilter.normalise import FEATURE_VERSION
 from spamfilter.tiers import Targets
-from training.dataset import Dataset
 from training.train import HEADLINE, TrainedModel
 
 CITATIONS = [
@@ -44,7 +43,7 @@ def code_version() -> str:
 
 def build_card(
     version: str,
-    dataset: Dataset,
+    training_data: dict[str, Any],
     trained: TrainedModel,
     params: dict[str, Any],
     targets: Targets,
@@ -58,7 +57,7 @@ def build_card(
         "code_version": code_version(),
         "feature_version": FEATURE_VERSION,
         "libraries": library_versions(),
-        "training_data": dataset.summary(),
+        "training_data": training_data,
         "parameters": params,
         "training_seconds": round(trained.seconds, 2),
         "targets": targets.as_dict(),
@@ -78,6 +77,20 @@ def build_card(
 
 def _fmt(value: object) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _data_line(data: dict[str, Any]) -> str:
+    if data.get("streamed"):
+        return (
+            f"Streamed out of core: {data['rows_kept']} rows ({data['spam']} spam, {data['ham']} ham), "
+            f"{data['stored_labels']} of them stored labels; {data['skipped_as_held_back']} skipped as "
+            "repeats of held-back labels (no deduplication or near-duplicate grouping out of core)."
+        )
+    return (
+        f"{data['rows_read']} rows read, {data['duplicates_removed']} duplicates and "
+        f"{data['label_conflicts_removed']} label conflicts removed: {data['rows_kept']} kept "
+        f"({data['spam']} spam, {data['ham']} ham) in {data['near_duplicate_groups']} near-duplicate groups."
+    )
 
 
 def render_markdown(card: dict[str, Any]) -> str:
@@ -102,9 +115,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        f"{data['rows_read']} rows read, {data['duplicates_removed']} duplicates and "
-        f"{data['label_conflicts_removed']} label conflicts removed: {data['rows_kept']} kept "
-        f"({data['spam']} spam, {data['ham']} ham) in {data['near_duplicate_groups']} near-duplicate groups.",
+        _data_line(data),
         "",
         "## Thresholds",
         "",

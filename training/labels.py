@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,12 @@ def label_row(record: Mapping[str, Any], weight: float) -> LabelledComment:
     return LabelledComment(comment, parse_label(record["label"]), "stored", site, f"label:{record['id']}", weight)
 
 
+def is_held_back(record: Mapping[str, Any], cutoffs: Cutoffs) -> bool:
+    """Whether a stored label is among its site's most recent ones, kept for evaluation."""
+    cutoff = cutoffs.get(record.get("site"))
+    return cutoff is not None and (record["updated_at"], record["id"]) >= cutoff
+
+
 def split_labels(chunks: Iterable[list[dict[str, Any]]], cutoffs: Cutoffs, weight: float) -> LabelRows:
     """Read label chunks into rows: labels at or after their site's cutoff are held back for evaluation."""
     rows = LabelRows()
@@ -51,7 +57,21 @@ def split_labels(chunks: Iterable[list[dict[str, Any]]], cutoffs: Cutoffs, weigh
             except (ValueError, TypeError):
                 rows.rejected += 1  # such as a text emptied by a later edit: nothing to learn from
                 continue
-            cutoff = cutoffs.get(record.get("site"))
-            recent = cutoff is not None and (record["updated_at"], record["id"]) >= cutoff
-            (rows.held_back if recent else rows.train).append(row)
+            (rows.held_back if is_held_back(record, cutoffs) else rows.train).append(row)
     return rows
+
+
+def stream_labels(
+    chunks: Iterable[list[dict[str, Any]]], cutoffs: Cutoffs, weight: float, held_back: bool
+) -> Iterator[list[LabelledComment]]:
+    """One side of the split (training or held back), chunk by chunk, for sets too big to hold."""
+    for chunk in chunks:
+        rows = []
+        for record in chunk:
+            if is_held_back(record, cutoffs) != held_back:
+                continue
+            try:
+                rows.append(label_row(record, weight))
+            except (ValueError, TypeError):
+                continue
+        yield rows

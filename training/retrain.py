@@ -33,7 +33,7 @@ MIN_SITE_CLASS = 20
 class Candidate:
     """A retrained model with what it was trained on and how it compares with the current one."""
 
-    dataset: Dataset
+    summary: dict[str, Any]  # what it was trained on, for the model card
     trained: TrainedModel
     protocols: dict[str, Any] | None
     comparison: dict[str, Any]  # goes into the model card: what promotion's gate reads
@@ -156,6 +156,35 @@ def gate_figures(current: LoadedModel, held_back: dict[str, Any], protocols: dic
     return gate
 
 
+def compare(
+    current: LoadedModel,
+    trained: TrainedModel,
+    held_back: list[LabelledComment],
+    dropped: int,
+    traffic: list[dict[str, Any]],
+    labels: dict[str, int],
+    protocols: dict[str, Any] | None,
+    log: Log,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The card's comparison (what the gate reads) and the stored evaluation (what the report draws)."""
+    log(f"scoring {len(held_back)} held-back labels and {len(traffic)} recent checks with both models...")
+    held = evaluate_held_back(current, trained, held_back)
+    evaluation = {
+        "against": current.version,
+        "held_back": held,
+        "held_back_dropped_as_near_duplicates": dropped,
+        "traffic": evaluate_traffic(current, trained, traffic),
+        "labels": labels,
+    }
+    comparison = {
+        "against": current.version,
+        "gate": gate_figures(current, held, protocols),
+        "held_back": {k: held["overall"]["candidate"].get(k) for k in ("n", "spam", "ham")},
+        "labels": labels,
+    }
+    return comparison, evaluation
+
+
 def retrain(
     reports: list[FileReport],
     labels: LabelRows,
@@ -177,19 +206,7 @@ def retrain(
     log(f"fitted in {trained.seconds:.1f}s; thresholds {trained.thresholds.as_dict()}")
     label_rows = np.flatnonzero(np.array([r.corpus == "stored" for r in dataset.rows], dtype=bool))
     protocol_metrics = run_protocols(dataset, params, log=log, always_train=label_rows) if protocols else None
-    log(f"scoring {len(held_back)} held-back labels and {len(traffic)} recent checks with both models...")
-    held = evaluate_held_back(current, trained, held_back)
-    evaluation = {
-        "against": current.version,
-        "held_back": held,
-        "held_back_dropped_as_near_duplicates": dropped,
-        "traffic": evaluate_traffic(current, trained, traffic),
-        "labels": labels.summary(),
-    }
-    comparison = {
-        "against": current.version,
-        "gate": gate_figures(current, held, protocol_metrics),
-        "held_back": {k: held["overall"]["candidate"].get(k) for k in ("n", "spam", "ham")},
-        "labels": labels.summary(),
-    }
-    return Candidate(dataset, trained, protocol_metrics, comparison, evaluation)
+    comparison, evaluation = compare(
+        current, trained, held_back, dropped, traffic, labels.summary(), protocol_metrics, log
+    )
+    return Candidate(s, trained, protocol_metrics, comparison, evaluation)

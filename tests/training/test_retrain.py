@@ -6,10 +6,10 @@ import pytest
 
 from spamfilter.artifact import LoadedModel
 from spamfilter.comment import Comment
-from tests.conftest import SPAM, site_comments
-from training.data import LabelledComment, read_file
+from tests.conftest import HAM, SPAM, site_comments, write_labelled_csv
+from training.data import FileReport, LabelledComment, read_file
 from training.labels import LabelRows
-from training.retrain import Candidate, retrain
+from training.retrain import Candidate, retrain, training_set
 
 SITE = "https://gazette.example"
 
@@ -19,9 +19,8 @@ def _row(text: str, label: int, weight: float = 3.0) -> LabelledComment:
 
 
 @pytest.fixture(scope="module")
-def candidate(tmp_path_factory: pytest.TempPathFactory, bundled_model: LoadedModel) -> Candidate:
-    from tests.conftest import HAM, write_labelled_csv
-
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[FileReport], LabelRows]:
+    """Small corpora, a site's stored labels and its held-back recent ones."""
     corpus = write_labelled_csv(
         tmp_path_factory.mktemp("corpus") / "corpus.csv",
         [{"text": t, "label": "spam"} for t in SPAM] + [{"text": t, "label": "ham"} for t in HAM],
@@ -30,14 +29,18 @@ def candidate(tmp_path_factory: pytest.TempPathFactory, bundled_model: LoadedMod
     train.append(_row(SPAM[0], 0))  # the site says this corpus spam is fine here: its label wins
     held = [_row(t, y) for t, y in site_comments(2, 40)]
     held.append(_row(train[0].comment.text + " indeed", train[0].label))  # a near-duplicate of a training row
+    return [read_file(corpus)], LabelRows(train=train, held_back=held)
+
+
+@pytest.fixture(scope="module")
+def candidate(inputs: tuple[list[FileReport], LabelRows], bundled_model: LoadedModel) -> Candidate:
     traffic = [{"id": "c1", "site": SITE, "text": t} for t, _ in site_comments(3, 10)]
-    labels = LabelRows(train=train, held_back=held)
     params = {"C": 10.0, "min_df": 1, "signal_weight": 1.0}
-    return retrain([read_file(corpus)], labels, bundled_model, params, False, traffic, log=lambda _: None)
+    return retrain(*inputs, bundled_model, params, False, traffic, log=lambda _: None)
 
 
-def test_stored_labels_join_the_corpora_and_override_them(candidate: Candidate) -> None:
-    rows = candidate.dataset.rows
+def test_stored_labels_join_the_corpora_and_override_them(inputs: tuple[list[FileReport], LabelRows]) -> None:
+    rows = training_set(*inputs, log=lambda _: None)[0].rows
     assert 115 <= sum(r.corpus == "stored" for r in rows) <= 121  # exact repeats are deduplicated
     overridden = [r for r in rows if r.comment.text == SPAM[0]]
     assert [(r.corpus, r.label) for r in overridden] == [("stored", 0)]
