@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import redis
 from flask import Flask, current_app
 from sqlalchemy.engine import Engine
 
@@ -13,6 +12,7 @@ from service.checkstore import SqlCheckStore
 from service.localcache import LocalCache
 from service.metrics import Metrics
 from service.rediscache import RedisCache
+from service.redisclient import make_redis, redis_configured
 
 # Each worker's front cache in front of Redis: small and short-lived, it absorbs repeats.
 FRONT_SIZE = 20_000
@@ -50,12 +50,10 @@ class VerdictCache(Protocol):
 
 
 def make_cache(config: dict[str, Any], metrics: Metrics, engine: Engine | None = None) -> VerdictCache:
-    """Redis when REDIS_URL is set, else the in-process cache."""
-    if config.get("REDIS_URL"):
+    """Redis when REDIS_URL (or Sentinel) is set, else the in-process cache."""
+    if redis_configured(config):
         timeout = config["SPAMFILTER_REDIS_TIMEOUT_MS"] / 1000
-        client = redis.Redis.from_url(
-            config["REDIS_URL"], socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=30
-        )
+        client = make_redis(config, timeout, health_check_interval=30)
         front = LocalCache(FRONT_SIZE, min(config["SPAMFILTER_CACHE_TTL"], FRONT_TTL), config["SPAMFILTER_CHECK_TTL"])
         return RedisCache(client, metrics, front)
     # Without Redis, check records also go to the SQL store so every worker can find them.

@@ -17,6 +17,12 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
         "SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db (default: SQLite in the state dir)",
     ),
     "REDIS_URL": (None, str, "Redis for the verdict cache, e.g. redis://127.0.0.1:6379/0 (default: in-process cache)"),
+    "SPAMFILTER_REDIS_SENTINELS": (
+        None,
+        str,
+        "Redis Sentinel nodes, host:port[,host:port...]: the cache follows the master they name",
+    ),
+    "SPAMFILTER_REDIS_SENTINEL_SERVICE": ("mymaster", str, "the master's name in Sentinel"),
     "SPAMFILTER_REDIS_TIMEOUT_MS": (
         50,
         int,

@@ -18,12 +18,14 @@ import redis
 from flask import Flask, current_app
 
 from service.metrics import Metrics
+from service.redisclient import make_redis, redis_configured
 from service.rediskeys import models_channel
 from service.shadow import ShadowScorer
 from spamfilter.artifact import CARD_FILE, CURRENT_FILE, LoadedModel, ModelLoadError, bundled_model_root, load_model
 from spamfilter.registry import current_version, shadow_version
 
 log = logging.getLogger("spamfilter.model")
+REDIS_SETTINGS = ("REDIS_URL", "SPAMFILTER_REDIS_SENTINELS", "SPAMFILTER_REDIS_SENTINEL_SERVICE")
 # A version that failed to load is tried again after this long (say, once its copy has finished).
 RETRY_SECONDS = 60.0
 
@@ -54,7 +56,7 @@ class ModelWatcher:
         self.extensions = app.extensions
         self.registry = registry
         self.poll = float(app.config["SPAMFILTER_MODEL_POLL_SECONDS"])
-        self.redis_url = app.config.get("REDIS_URL")
+        self.config = {k: app.config.get(k) for k in REDIS_SETTINGS}
         self.channel = models_channel(app.config["SPAMFILTER_REDIS_PREFIX"])
         self.failed: dict[str, float] = {}  # version → when it failed to load (retried after RETRY_SECONDS)
         self._pid = 0
@@ -91,10 +93,10 @@ class ModelWatcher:
                     subscription.close()
 
     def _subscribe(self) -> Any:
-        if not self.redis_url:
+        if not redis_configured(self.config):
             return None
         try:
-            client = redis.Redis.from_url(self.redis_url, socket_connect_timeout=1, socket_timeout=self.poll + 5)
+            client = make_redis(self.config, self.poll + 5)
             subscription = client.pubsub()
             subscription.subscribe(self.channel)
             return subscription
@@ -138,9 +140,9 @@ class ModelWatcher:
 
 def notify_models_changed(settings: dict[str, Any]) -> bool:
     """Wake every worker sharing this Redis to re-read the registry; False when there is no Redis to tell."""
-    if not settings.get("REDIS_URL"):
+    if not redis_configured(settings):
         return False
-    client = redis.Redis.from_url(settings["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2)
+    client = make_redis(settings, 2.0)
     try:
         client.publish(models_channel(settings["SPAMFILTER_REDIS_PREFIX"]), "changed")
     except (redis.RedisError, OSError):
