@@ -118,6 +118,20 @@ def run_wrk(url: str, seconds: int, connections: int, script: str, seed: int = 1
     }
 
 
+def worker_memory(master: int) -> list[dict[str, float]]:
+    """RSS, PSS and private memory in MB of the gunicorn master and each worker (Linux /proc)."""
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    rows = []
+    for role, pid in [("master", master)] + [("worker", int(c)) for c in children]:
+        fields = {}
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, value = line.split(":", 1)
+            fields[name] = float(value.split()[0]) / 1024
+        private = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+        rows.append({"role": role, "pid": pid, "rss": fields["Rss"], "pss": fields["Pss"], "private": private})
+    return rows
+
+
 def _forget(url: str, prefix: str) -> None:
     """Delete the run's keys: hundreds of thousands of checks would otherwise sit in Redis for days."""
     import redis
@@ -181,6 +195,7 @@ def main() -> None:
             "uncached": run_wrk(base, args.seconds, args.connections, scripts["uncached"], seed=int(time.time())),
             "cached": run_wrk(base, args.seconds, args.connections, scripts["cached"]),
         }
+        memory = worker_memory(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -196,6 +211,11 @@ def main() -> None:
             f"{name:10s} {r['rps']:9.0f} {r['p50']:8.2f} {r['p99']:8.2f} {r['rps'] / trivial:10.2f} {r['errors']:7.0f}"
         )
     print("targets: uncached >= 0.50x, cached >= 0.80x, p99 <= 10 ms")
+    print()
+    print("memory after the runs (MB; PSS shares pages between the processes that map them)")
+    print(f"{'process':10s} {'RSS':>8s} {'PSS':>8s} {'private':>8s}")
+    for row in memory:
+        print(f"{row['role']:10s} {row['rss']:8.1f} {row['pss']:8.1f} {row['private']:8.1f}")
 
 
 if __name__ == "__main__":

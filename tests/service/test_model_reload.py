@@ -207,6 +207,13 @@ def test_promotion_under_load_reaches_every_replica_without_failures_or_stale_ve
             round(expected.spam_probability, 6),
         )
     assert {b["model_version"] for at, _, _, b in load.answers if at > broken + 0.5} == {old}
+    answers: dict[tuple[str, str], set[tuple[str, float]]] = {}
+    for _, _, _, body in load.answers:  # both replicas give one comment one answer per model version
+        answers.setdefault((body["text"], body["model_version"]), set()).add(
+            (body["verdict"], round(body["spam_probability"], 6))
+        )
+    assert all(len(seen) == 1 for seen in answers.values())
+    assert {url for _, url, _, _ in load.answers} == set(urls)
     assert all("model broken (current) not loaded" in s.log_path.read_text() for s in replicas)
 
 
