@@ -44,6 +44,10 @@ MAX_FEATURES = 200_000
 # Terms tracked per counter: about 100-150 MB each at the bound (twice that for a moment while
 # pruning), and 5x MAX_FEATURES, so a prune still keeps 2.5x the terms the vocabulary can take.
 MAX_TERMS = 1_000_000
+# SGD's "optimal" step ends near 1 / (alpha * steps) = C / epochs with alpha = 1 / (C rows), however
+# many rows: a floor makes the steps shrink on big sets, where 1 / (C rows) also under-regularises
+# (1M synthetic rows: held-out ROC-AUC 0.9886 at 1 / (C rows) = 1.1e-7, 0.9912 at 1e-6).
+ALPHA_FLOOR = 1e-6
 LOG_EVERY = 10  # chunks
 _BLOCKS = ("words", "chars", "signals")
 _CLASSES = np.array([0, 1])
@@ -52,8 +56,8 @@ _CLASSES = np.array([0, 1])
 class DocumentFrequencies:
     """Document frequencies in bounded memory: lossy counting (Manku & Motwani, 2002) with a size bound.
 
-    At most `max_terms` terms are tracked. When a document adds the term that goes past the bound,
-    the terms with the lowest upper bounds are dropped until at most half remain, and `floor` rises
+    At most `max_terms` terms are tracked. When a document takes the count past that bound, the
+    terms with the lowest upper bounds are dropped until at most half remain, and `floor` rises
     to the largest upper bound dropped. A term seen again after being dropped starts counting anew
     with `floor` as its slack. So a tracked term's true df lies in [count, count + slack] with
     slack <= floor, and an untracked term's true df is at most `floor`: terms far more frequent than
@@ -224,11 +228,9 @@ def fit_streaming(
         raise ValueError(f"streaming needs the feature blocks {_BLOCKS}")
     _install_vocabularies(union, {"words": words, "chars": chars}, params["min_df"], max_features, log)
     del words, chars  # the counters are the biggest thing held; the passes to come need them no more
-    # alpha = 1 / (C n) is the in-memory model's objective (0.5|w|^2 + C sum of losses) divided by C n,
-    # which is how SGDClassifier states it: the same regularisation for the same C at any scale.
     classifier = SGDClassifier(
         loss="log_loss",
-        alpha=alpha if alpha is not None else 1.0 / (params["C"] * int(sizes[0].sum())),
+        alpha=alpha if alpha is not None else default_alpha(params["C"], int(sizes[0].sum())),
         class_weight=_class_weight(params.get("class_weight"), sizes[0]),
         random_state=0,
     )
@@ -250,6 +252,12 @@ def fit_streaming(
     verdicts = [thresholds.verdict(p).value for p in model.oof_probability_]
     validation = summarise(labels, model.oof_probability_, verdicts)
     return TrainedModel(model, thresholds, validation, time.perf_counter() - started)
+
+
+def default_alpha(C: float, rows: int) -> float:
+    """The in-memory model's regularisation for the same C, but never below ALPHA_FLOOR."""
+    # 0.5|w|^2 + C * sum of losses, divided by C * rows, is SGDClassifier's objective with alpha = 1 / (C rows).
+    return max(1.0 / (C * rows), ALPHA_FLOOR)
 
 
 def _class_weight(setting: str | None, sizes: np.ndarray) -> dict[int, float] | None:

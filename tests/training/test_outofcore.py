@@ -23,7 +23,14 @@ from spamfilter.normalise import FEATURE_VERSION, normalise
 from spamfilter.scorer import LeanScorer
 from tests.conftest import HAM, SPAM
 from training.data import LabelledComment
-from training.outofcore import DocumentFrequencies, fit_streaming, in_calibration_slice, transform
+from training.outofcore import (
+    ALPHA_FLOOR,
+    DocumentFrequencies,
+    default_alpha,
+    fit_streaming,
+    in_calibration_slice,
+    transform,
+)
 from training.train import TrainedModel
 
 SPAM_WORDS = "free prize win cash subscribe channel click offer cheap money winner claim bonus deal"
@@ -214,6 +221,11 @@ def test_a_pruned_count_still_makes_a_good_model() -> None:
     held_out = list(separable(500, seed=98))
     scores = LeanScorer(trained.model).probabilities([r.comment for r in held_out])
     assert roc_auc_score([r.label for r in held_out], scores) > 0.95
+
+
+def test_alpha_matches_the_in_memory_regularisation_down_to_a_floor() -> None:
+    assert default_alpha(10.0, 5_000) == pytest.approx(1 / 50_000)  # liblinear's C, restated for SGD
+    assert default_alpha(10.0, 10_000_000) == ALPHA_FLOOR
 
 
 def test_one_class_is_refused() -> None:
