@@ -22,6 +22,7 @@ from service import (
     model,
     moderation,
     openapi,
+    ratelimit,
     reviews,
     webhooks,
 )
@@ -49,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     apikeys.init_app(app)
     cache.init_app(app)
+    ratelimit.init_app(app)
     model.init_app(app)
     checks.init_app(app)
     errors.init_app(app)

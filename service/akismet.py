@@ -15,14 +15,16 @@ from urllib.parse import parse_qsl, urlsplit
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from service.apikeys import KeyInfo, get_authenticator
+from service.apikeys import KeyInfo
 from service.cache import get_cache
 from service.checks import get_checker, this_month
 from service.db import get_session
 from service.errors import ApiError, UnauthorizedError
 from service.labels import record_label
 from service.metrics import get_metrics
+from service.ratelimit import authenticate_limited
 from service.rediskeys import usage_key
+from service.validation import request_body
 from spamfilter.comment import Comment, Verdict
 
 bp = Blueprint("akismet", __name__)
@@ -65,7 +67,9 @@ def _akismet_error(exc: AkismetError) -> Response:
 def _api_error(exc: ApiError) -> Response:
     if isinstance(exc, UnauthorizedError):
         return text("invalid", headers={"X-akismet-debug-help": exc.message})
-    return text(exc.message, exc.status, {"X-akismet-debug-help": exc.message})
+    # A rate limit is 429 with Retry-After: neither `true` nor `false`, so every Akismet client
+    # takes it as a failed call (the WordPress plugin holds the comment and re-checks it later).
+    return text(exc.message, exc.status, {"X-akismet-debug-help": exc.message, **exc.headers()})
 
 
 @bp.before_request
@@ -75,7 +79,7 @@ def _read_form() -> None:
     values = MultiDict(request.args)
     if request.mimetype == "application/x-www-form-urlencoded":
         try:
-            body = request.get_data(cache=True).decode("utf-8")
+            body = request_body(request, cache=True).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise AkismetError("invalid", f"The request body is not valid UTF-8 (byte {exc.start})") from exc
         for name, value in parse_qsl(body, keep_blank_values=True):
@@ -99,7 +103,7 @@ def _require(*names: str) -> None:
 
 
 def _key() -> KeyInfo:
-    info = get_authenticator().authenticate(_value("api_key") or _value("key"))
+    info = authenticate_limited(_value("api_key") or _value("key"))
     g.api_key = info
     return info
 

@@ -13,6 +13,7 @@ from service.db import get_session
 from service.errors import NotFoundError, ValidationError
 from service.labels import record_label
 from service.metrics import get_metrics
+from service.ratelimit import get_limiter
 from service.validation import json_body, parse_batch, parse_comment
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
@@ -46,6 +47,7 @@ def check() -> Response:
 def check_batch() -> Response:
     """Check up to SPAMFILTER_BATCH_LIMIT comments, answered in the same order."""
     items = parse_batch(json_body(request), current_app.config["SPAMFILTER_BATCH_LIMIT"])
+    get_limiter().charge(_key(), len(items) - 1)  # each comment counts: the request itself already did
     results = [get_checker().check(i.comment, "json-batch", _key(), i.comment_id).as_dict() for i in items]
     g.log_fields = {"batch": len(results), "site": _key().site}
     return _json({"results": results})

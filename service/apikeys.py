@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from service.db import ApiKey, utcnow
 from service.errors import UnauthorizedError, UnavailableError
+from service.ratelimit import authenticate_limited
 
 KEY_PREFIX = "sf_"
+PREFIX_CHARS = 10  # what `keys list` shows of a key, and all a message ever repeats
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def validate_site(site: str) -> str:
 def create_key(session: Session, site: str) -> tuple[ApiKey, str]:
     """Store a new key for `site`; returns the row and the key, which is never stored."""
     key = KEY_PREFIX + secrets.token_urlsafe(30)
-    row = ApiKey(site=validate_site(site), key_hash=hash_key(key), key_prefix=key[:10])
+    row = ApiKey(site=validate_site(site), key_hash=hash_key(key), key_prefix=key[:PREFIX_CHARS])
     session.add(row)
     session.commit()
     return row, key
@@ -61,15 +63,18 @@ def list_keys(session: Session) -> list[ApiKey]:
 
 
 def find_key(session: Session, ident: str) -> ApiKey:
-    """A key named by its id or its prefix; LookupError when there is none."""
-    query = (
-        select(ApiKey).where(ApiKey.id == int(ident))
-        if ident.isascii() and ident.isdigit() and len(ident) < 19  # an id that fits a BIGINT
-        else select(ApiKey).where(ApiKey.key_prefix == ident)
-    )
+    """A key named by its id, its prefix or itself; LookupError when there is none."""
+    if ident.isascii() and ident.isdigit() and len(ident) < 19:  # an id that fits a BIGINT
+        query = select(ApiKey).where(ApiKey.id == int(ident))
+    elif ident.startswith(KEY_PREFIX) and len(ident) > PREFIX_CHARS:  # the whole key, pasted to revoke it
+        query = select(ApiKey).where(ApiKey.key_hash == hash_key(ident))
+    else:
+        query = select(ApiKey).where(ApiKey.key_prefix == ident)
     row = session.scalars(query).first()
     if row is None:
-        raise LookupError(f"no key with id or prefix {ident!r}")
+        # Never echo more than a prefix: the argument may be a whole key, and errors end up in logs.
+        shown = ident if len(ident) <= PREFIX_CHARS else ident[:PREFIX_CHARS] + "…"
+        raise LookupError(f"no key with id or prefix {shown!r}")
     return row
 
 
@@ -95,6 +100,10 @@ class KeyAuthenticator:
         # can neither grow this nor push real keys out of it.
         self._valid: dict[str, tuple[KeyInfo, float]] = {}
         self._lock = threading.Lock()
+
+    def seen(self, key: str | None) -> bool:
+        """Whether this worker has found the key valid before (it may have been revoked since)."""
+        return key is not None and hash_key(key) in self._valid
 
     def authenticate(self, key: str | None) -> KeyInfo:
         """The key's info, or UnauthorizedError."""
@@ -130,9 +139,9 @@ class KeyAuthenticator:
 
 
 def authenticate_bearer(header: str) -> KeyInfo:
-    """The key of an `Authorization: Bearer KEY` header, or UnauthorizedError."""
+    """The key of an `Authorization: Bearer KEY` header, or UnauthorizedError (RateLimitedError past a limit)."""
     scheme, _, key = header.partition(" ")
-    return get_authenticator().authenticate(key.strip() if scheme.lower() == "bearer" else None)
+    return authenticate_limited(key.strip() if scheme.lower() == "bearer" else None)
 
 
 def get_authenticator() -> KeyAuthenticator:

@@ -149,7 +149,7 @@ class Checker:
         metrics: Metrics = self.extensions["spamfilter.metrics"]
         # 128 random bits from the process's PRNG (reseeded after every fork): os.urandom costs
         # tens of microseconds here, and ids are only ever honoured for the key that made them.
-        check_id = f"{random.getrandbits(128):032x}"
+        check_id = f"{random.getrandbits(128):032x}"  # nosec B311  # a name, not a secret: it opens nothing
         forced = _test_verdict(comment, user_role)
         cache_key = verdict_key(self.prefix, model.version, fingerprint(comment))
         cached = None if forced else cache.get_local(cache_key)
@@ -185,7 +185,7 @@ class Checker:
         ttls[stored] = self.check_ttl
         spam = verdict in (Verdict.SPAM, Verdict.DISCARD)
         cache.put(entries, ttls, {usage_key(self.prefix, key.id, this_month()): "spam" if spam else "ham"})
-        if keep and (verdict is not Verdict.HAM or random.random() < self.ham_sample):
+        if keep and (verdict is not Verdict.HAM or random.random() < self.ham_sample):  # nosec B311  # sampling
             self._keep(check_id, comment, key, verdict, probability, reasons, model.version)
         metrics.count_check(verdict.value, key.site)
         metrics.observe_latency(api, time.perf_counter() - started)

@@ -48,6 +48,26 @@ SETTINGS: dict[str, tuple[Any, Any, str]] = {
     ),
     "SPAMFILTER_SHADOW_SAMPLE": (0.25, float, "share of checks a shadow model also scores, off the request path"),
     "SPAMFILTER_METRICS_TOKEN": (None, str, "bearer token for /metrics (unset: /metrics is off)"),
+    "SPAMFILTER_RATE_LIMIT_PER_KEY": (
+        120_000,
+        int,
+        "requests a minute per API key, a batch counting each comment (0: off)",
+    ),
+    "SPAMFILTER_RATE_LIMIT_PER_IP": (
+        120,
+        int,
+        "requests a minute per client address that come without a valid key or token (0: off)",
+    ),
+    "SPAMFILTER_RATE_LIMIT_LOGIN": (
+        20,
+        int,
+        "moderators' login attempts per 15 minutes per client address, and per moderator name (0: off)",
+    ),
+    "SPAMFILTER_TRUSTED_PROXIES": (
+        0,
+        int,
+        "reverse proxies in front that append to X-Forwarded-For (0: limits use the connecting address)",
+    ),
 }
 
 

@@ -208,12 +208,14 @@ def _ensure_sqlite_dir(url: str) -> None:
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets its directory created and concurrency pragmas."""
+    # Errors never quote the statement's values: they may be a webhook secret, a password hash or
+    # a comment's text, and error messages end up in logs and on terminals.
     if url.startswith("sqlite:///"):
         _ensure_sqlite_dir(url)
-        engine = create_engine(url)
+        engine = create_engine(url, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=2)
+    return create_engine(url, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=2)
 
 
 def upgrade(url: str) -> None:

@@ -21,6 +21,10 @@ class ApiError(Exception):
         self.message = message
         self.field = field
 
+    def headers(self) -> dict[str, str]:
+        """Headers the answer must carry besides the body."""
+        return {}
+
 
 class UnauthorizedError(ApiError):
     """No API key, or one that is unknown or revoked."""
@@ -50,6 +54,20 @@ class ValidationError(ApiError):
     """The body parsed but a field is missing, of the wrong type or out of range."""
 
     status, code = 422, "invalid_field"
+
+
+class RateLimitedError(ApiError):
+    """Too many requests from this key or client address for now; `retry_after` says for how long."""
+
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        """`Retry-After` in whole seconds."""
+        return {"Retry-After": str(self.retry_after)}
 
 
 class UnavailableError(ApiError):
@@ -82,7 +100,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return error_body(exc.status, exc.code, exc.message, exc.field)
+        response = error_body(exc.status, exc.code, exc.message, exc.field)
+        response.headers.update(exc.headers())
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -90,7 +110,10 @@ def init_app(app: Flask) -> None:
         if status == 413:
             limit = app.config["SPAMFILTER_MAX_BODY_BYTES"]
             return error_body(413, "payload_too_large", f"request body larger than {limit} bytes")
-        return error_body(status, _HTTP_CODES.get(status, "http_error"), exc.description or exc.name)
+        response = error_body(status, _HTTP_CODES.get(status, "http_error"), exc.description or exc.name)
+        # Keep the exception's own headers, e.g. the `Allow` list a 405 must carry (RFC 9110).
+        response.headers.extend((k, v) for k, v in exc.get_headers() if k.lower() != "content-type")
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -21,6 +21,7 @@ from flask import Flask
 from service.apikeys import KeyAuthenticator, KeyInfo
 from service.checks import Checker
 from service.logs import log_request
+from service.ratelimit import RateLimiter
 from service.validation import CheckInput, loads_body, parse_comment
 
 StartResponse = Callable[..., Any]
@@ -39,6 +40,7 @@ class FastCheck:
         self.inner = inner
         self.extensions = app.extensions
         self.max_body = app.config["SPAMFILTER_MAX_BODY_BYTES"]
+        self.limiter: RateLimiter = app.extensions["spamfilter.ratelimit"]
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Answer the fast case here; hand everything else to Flask."""
@@ -67,14 +69,19 @@ class FastCheck:
     def _accept(self, environ: dict[str, Any], body: bytes) -> tuple[KeyInfo, CheckInput] | None:
         """The key and the comment, or None when Flask should answer (with its error)."""
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer":
+        # A blocked address (too many bad keys) is Flask's to answer, which reads no unknown key.
+        if scheme.lower() != "bearer" or self.limiter.blocked(environ):
             return None
         authenticator: KeyAuthenticator = self.extensions["spamfilter.keys"]
         try:
             key = authenticator.authenticate(token.strip())
-            return key, parse_comment(loads_body(body))
+            item = parse_comment(loads_body(body))
         except Exception:  # any problem is Flask's to answer, through its one error mapping
             return None
+        # Over its limit: Flask answers the 429 (a refusal is not counted, so nothing counts twice).
+        if self.limiter.keys is not None and self.limiter.keys.hit(key.id):
+            return None
+        return key, item
 
 
 def init_app(app: Flask) -> None:

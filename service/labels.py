@@ -71,7 +71,7 @@ def _change(session: Session, row: Label, label: str | None, source: str, actor:
     row.previous_label, row.label, row.source, row.updated_at = row.label, label, source, utcnow()
 
 
-MAX_ID = 2**63 - 1
+MAX_ID = 2**31 - 1  # labels.id is an INTEGER column: 32 bits on PostgreSQL, which refuses larger ids
 
 
 def undo_label(session: Session, label_id: int, site: str | None, actor: str) -> LabelOutcome:

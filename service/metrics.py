@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hmac
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, current_app, request
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from service.errors import NotFoundError, UnauthorizedError
+
+if TYPE_CHECKING:
+    from service.ratelimit import RateLimiter
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 
@@ -51,6 +54,12 @@ class Metrics:
             "spamfilter_shadow_checks",
             "Checks the shadow model scored (agreed, disagreed, dropped)",
             ["outcome"],
+            registry=registry,
+        )
+        self.rate_limits = Counter(
+            "spamfilter_rate_limit_events",
+            "Requests refused by a rate limit (key, ip, login), and limits skipped while Redis was unavailable",
+            ["limit", "event"],
             registry=registry,
         )
         # Label lookups cost microseconds each; the hot path uses children bound once.
@@ -99,7 +108,13 @@ def init_app(app: Flask) -> None:
         token = current_app.config["SPAMFILTER_METRICS_TOKEN"]
         if not token:
             raise NotFoundError("metrics are off: set SPAMFILTER_METRICS_TOKEN to turn them on")
+        # Wrong tokens count against the address, like wrong keys (the limiter is made after the metrics).
+        limiter: RateLimiter = current_app.extensions["spamfilter.ratelimit"]
+        wait = limiter.blocked(request.environ)
+        if wait:
+            raise limiter.refuse_address(wait)
         scheme, _, given = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            limiter.failed(request.environ)
             raise UnauthorizedError("metrics need the SPAMFILTER_METRICS_TOKEN bearer token")
         return Response(get_metrics().render(), mimetype=CONTENT_TYPE_LATEST)

@@ -26,9 +26,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response as BaseResponse
 
 from service.db import Label, StoredCheck, get_session
-from service.errors import UnauthorizedError, UnavailableError, ValidationError
+from service.errors import RateLimitedError, UnauthorizedError, UnavailableError, ValidationError
 from service.labels import label_history, undo_label
 from service.moderators import session_secret, verify_moderator
+from service.ratelimit import get_limiter
 from service.reviews import MAX_BULK, decide_check, ensure_all_kept, label_of, review_page
 from service.stats import collect_stats
 from service.validation import json_body
@@ -89,16 +90,24 @@ def login_form() -> str:
 
 
 @bp.post("/login")
-def login() -> BaseResponse | tuple[str, int]:
+def login() -> BaseResponse | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """Check the password and start a session."""
     _check_csrf(request.form.get("csrf_token"))
     name, password = request.form.get("name", ""), request.form.get("password", "")
+    try:
+        # Counted before the password is checked, per address and per name: guessing is slowed
+        # to a few tries per 15 minutes, and refused tries cost no scrypt work.
+        succeeded = get_limiter().login_attempt(request.environ, name)
+    except RateLimitedError as exc:
+        error = f"Too many login attempts; try again in {(exc.retry_after + 59) // 60} min."
+        return render_template("login.html", csrf=_csrf_token(), error=error), 429, exc.headers()
     try:
         moderator = verify_moderator(get_session(), name, password)
     except SQLAlchemyError as exc:
         raise UnavailableError("the database is unavailable; try logging in again shortly") from exc
     if moderator is None:
         return render_template("login.html", csrf=_csrf_token(), error="Wrong name or password."), 401
+    succeeded()
     session.clear()  # a fresh session (and CSRF token) on login: no fixation
     session.permanent = True
     session["moderator"] = moderator.name

@@ -24,11 +24,23 @@ _ERROR = {
 }
 
 
+_LABEL = {"type": "string", "enum": ["spam", "ham"]}
+
+
 def _comment_schema() -> dict[str, Any]:
+    # Optional fields may be null or "": both mean "not given". NUL characters are refused, but a
+    # `pattern` saying so makes schema-driven generators (schemathesis) many times slower.
+    optional = lambda limit: {"type": ["string", "null"], "maxLength": limit}  # noqa: E731
     properties: dict[str, Any] = {"content": {"type": "string", "minLength": 1, "maxLength": MAX_CONTENT_CHARS}}
-    properties.update({name: {"type": "string", "maxLength": MAX_FIELD_CHARS} for name in CONTEXT})
-    properties["comment_id"] = {"type": "string", "maxLength": 200, "description": "your own id, echoed back"}
-    return {"type": "object", "required": ["content"], "additionalProperties": False, "properties": properties}
+    properties.update({name: optional(MAX_FIELD_CHARS) for name in CONTEXT})
+    properties["comment_id"] = {**optional(200), "description": "your own id, echoed back"}
+    return {
+        "type": "object",
+        "description": "Strings must not contain NUL characters; null or an empty string means not given.",
+        "required": ["content"],
+        "additionalProperties": False,
+        "properties": properties,
+    }
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
@@ -39,14 +51,134 @@ def _errors(*statuses: int) -> dict[str, Any]:
         413: "Too large",
         415: "Not JSON",
         422: "Invalid field",
+        429: "Rate limit reached; retry after the Retry-After seconds",
         503: "Database unavailable",
     }
-    return {
+    # Whatever takes a key is rate limited, per key and per client address.
+    listed = [*statuses, 429] if 401 in statuses else list(statuses)
+    responses = {
         str(s): {
             "description": meaning[s],
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
-        for s in statuses
+        for s in listed
+    }
+    if "429" in responses:
+        responses["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}
+    return responses
+
+
+def _review_paths() -> dict[str, Any]:
+    """The review queue's operations (service/reviews.py), with their own schemas inlined."""
+    nullable = {"type": ["string", "null"]}
+    check_id = {"type": "string", "minLength": 1, "maxLength": 32, "pattern": "^[A-Za-z0-9]+$"}
+    item = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "content": {"type": "string"},
+            **{name: nullable for name in ("author", "author_url", "permalink", "type", "lang")},
+            "verdict": {"type": "string", "enum": ["ham", "review", "spam", "discard"]},
+            "spam_probability": {"type": "number", "minimum": 0, "maximum": 1},
+            "reasons": {"type": "array"},
+            "model_version": {"type": "string"},
+            "created_at": {"type": "string"},
+            "label": {"type": ["string", "null"], "enum": ["spam", "ham", None]},
+            "label_id": {"type": ["integer", "null"]},
+        },
+    }
+    decision = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "label_id": {"type": "integer"},
+            "label": {"type": "string"},
+            "status": {"type": "string"},
+        },
+    }
+    query = lambda name, schema, text: {"name": name, "in": "query", "schema": schema, "description": text}  # noqa: E731
+    verdicts = "(ham|review|spam|discard)"
+    verdict_list = f"^,*({verdicts}(,+{verdicts})*)?,*$"
+    moment = {"anyOf": [{"type": "string", "format": f} for f in ("date-time", "date")] + [{"const": ""}]}
+    body = lambda schema: {"required": True, "content": {"application/json": {"schema": schema}}}  # noqa: E731
+    ok = lambda schema: {"description": "OK", "content": {"application/json": {"schema": schema}}}  # noqa: E731
+    return {
+        "/v1/reviews": {
+            "get": {
+                "summary": "The key's site's review queue, most uncertain first",
+                "parameters": [
+                    query("verdict", {"type": "string", "pattern": verdict_list}, "comma list"),
+                    query("reason", {"type": "string"}, "text in a reason"),
+                    query("since", moment, "ISO 8601 date or time (UTC when without offset)"),
+                    query("until", moment, "ISO 8601 date or time (UTC when without offset)"),
+                    query("labelled", {"type": "string", "enum": ["false", "true", "all"]}, "default false"),
+                    query("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "default 50"),
+                    query("offset", {"type": "integer", "minimum": 0, "maximum": 10**9}, "default 0"),
+                ],
+                "responses": {
+                    "200": ok(
+                        {
+                            "type": "object",
+                            "required": ["items", "total", "limit", "offset", "next_offset"],
+                            "properties": {
+                                "items": {"type": "array", "items": item},
+                                "total": {"type": "integer"},
+                                "limit": {"type": "integer"},
+                                "offset": {"type": "integer"},
+                                "next_offset": {"type": ["integer", "null"]},
+                            },
+                        }
+                    ),
+                    **_errors(401, 422, 503),
+                },
+            }
+        },
+        "/v1/reviews/{check_id}": {
+            "post": {
+                "summary": "A moderator's decision on one kept check",
+                "parameters": [{"name": "check_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": body({"type": "object", "required": ["label"], "properties": {"label": _LABEL}}),
+                "responses": {"200": ok(decision), **_errors(400, 401, 404, 413, 415, 422, 503)},
+            }
+        },
+        "/v1/reviews/bulk": {
+            "post": {
+                "summary": "One decision on up to 500 kept checks",
+                "requestBody": body(
+                    {
+                        "type": "object",
+                        "required": ["ids", "label"],
+                        "properties": {
+                            "ids": {"type": "array", "minItems": 1, "maxItems": 500, "items": check_id},
+                            "label": _LABEL,
+                        },
+                    }
+                ),
+                "responses": {
+                    "200": ok({"type": "object", "properties": {"results": {"type": "array", "items": decision}}}),
+                    **_errors(400, 401, 404, 413, 415, 422, 503),
+                },
+            }
+        },
+        "/v1/labels/{label_id}/undo": {
+            "post": {
+                "summary": "Revert a label's latest standing change; returns its audit history",
+                "parameters": [{"name": "label_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": ok(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "label_id": {"type": "integer"},
+                                "label": {"type": ["string", "null"]},
+                                "history": {"type": "array"},
+                            },
+                        }
+                    ),
+                    **_errors(401, 404, 503),
+                },
+            }
+        },
     }
 
 
@@ -104,14 +236,20 @@ def build_spec(batch_limit: int) -> dict[str, Any]:
                     "properties": {"results": {"type": "array", "items": {"$ref": "#/components/schemas/CheckResult"}}},
                 },
                 "Feedback": {
-                    "type": "object",
-                    "required": ["label"],
                     "description": "Either `id` (from a check) or the comment's fields (`content` and context), plus `label`.",
-                    "properties": {
-                        "id": {"type": "string"},
-                        "label": {"type": "string", "enum": ["spam", "ham"]},
-                        **_comment_schema()["properties"],
-                    },
+                    "oneOf": [
+                        {
+                            "type": "object",
+                            "required": ["id", "label"],
+                            "additionalProperties": False,
+                            "properties": {"id": {"type": "string"}, "label": _LABEL},
+                        },
+                        {
+                            **_comment_schema(),
+                            "required": ["content", "label"],
+                            "properties": {"label": _LABEL, **_comment_schema()["properties"]},
+                        },
+                    ],
                 },
                 "FeedbackResult": {
                     "type": "object",
@@ -166,6 +304,7 @@ def build_spec(batch_limit: int) -> dict[str, Any]:
                     "responses": {"200": {"description": "ready or degraded"}},
                 }
             },
+            **_review_paths(),
         },
     }
 

@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import orjson
 import redis
@@ -50,6 +50,13 @@ def fail_open(default: Any) -> Callable[[Callable[..., T]], Callable[..., T]]:
     return decorate
 
 
+class FlushHook(Protocol):
+    """Other writes that ride in the write-behind pipeline (the per-key rate counters)."""
+
+    def queue(self, pipe: Any) -> Callable[[list[Any]], None] | None:
+        """Add commands to the pipeline; the returned call gets their replies (and is not called on failure)."""
+
+
 class RedisCache:
     """Verdicts and checks shared through Redis, with a per-worker front cache and write-behind.
 
@@ -70,6 +77,7 @@ class RedisCache:
         self._flusher_pid = 0
         self._local = threading.local()
         self._stop = threading.Event()
+        self.flush_hooks: list[FlushHook] = []
 
     def breaker_open(self) -> bool:
         """Whether Redis is being skipped after a recent error."""
@@ -145,10 +153,10 @@ class RedisCache:
         self.front.put(entries, ttls)
         with self._lock:
             self._pending.append((entries, ttls, counters or {}))
-        self._ensure_flusher()
+        self.ensure_flusher()
 
-    def _ensure_flusher(self) -> None:
-        # Threads do not survive gunicorn's fork, so each worker starts its own on first use.
+    def ensure_flusher(self) -> None:
+        """Start this process's flusher thread if it is not running (threads do not survive gunicorn's fork)."""
         if self._flusher_pid != os.getpid():
             self._flusher_pid = os.getpid()
             threading.Thread(target=self._flush_forever, name="spamfilter-cache-flush", daemon=True).start()
@@ -172,7 +180,7 @@ class RedisCache:
     def _flush(self) -> int:
         with self._lock:
             batch, self._pending = self._pending, []
-        if not batch:
+        if not batch and not self.flush_hooks:
             return 0
         if self.breaker_open():
             self._requeue(batch)
@@ -189,13 +197,17 @@ class RedisCache:
                 pipe.hincrby(key, name, amount)
             for key in {key for key, _ in bumps}:
                 pipe.expire(key, COUNTER_TTL)
-            pipe.execute()
+            readers = [(len(pipe), hook.queue(pipe)) for hook in self.flush_hooks]  # same round trip
+            replies = pipe.execute()
         except (redis.RedisError, OSError) as exc:
             self.trip(exc)
             # Kept for the next flush: check records were promised to feedback by id. A batch
             # that failed after Redis applied it may bump the usage counters twice.
             self._requeue(batch)
             return 0
+        for start, read in readers:
+            if read is not None:
+                read(replies[start:])
         return len(batch)
 
     def _requeue(self, batch: list[tuple[dict[str, dict[str, Any]], dict[str, int], dict[str, str]]]) -> None:

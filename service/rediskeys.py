@@ -26,6 +26,11 @@ def usage_key(prefix: str, key_id: int, month: str) -> str:
     return redis_key(prefix, "usage", str(key_id), month)
 
 
+def rate_key(prefix: str, limit: str, subject: str, window: int) -> str:
+    """A rate-limit counter: one limit (`key`, `ip`, `login-ip`, `login-name`), one subject, one time window."""
+    return redis_key(prefix, "rate", limit, subject, str(window))
+
+
 def models_channel(prefix: str) -> str:
     """The pub/sub channel on which a promotion, rollback or shadow change wakes every worker."""
     return redis_key(prefix, "models", "changed")

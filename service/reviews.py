@@ -52,7 +52,10 @@ def _time(name: str) -> dt.datetime | None:
     except ValueError as exc:
         raise ValidationError(f"{name} must be an ISO 8601 date or time", field=name) from exc
     # In UTC: SQLite stores times without their offset, so an offset must not reach it.
-    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    try:
+        return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    except OverflowError:  # an offset pushes it past year 1 or 9999: as far as a bound can go
+        return (dt.datetime.min if value.year == 1 else dt.datetime.max).replace(tzinfo=dt.UTC)
 
 
 def _utc(value: dt.datetime) -> str:

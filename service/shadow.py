@@ -42,6 +42,7 @@ class ShadowScorer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._pid = 0
+        self._thread: threading.Thread | None = None
         self._counts: Counter[tuple[str, str, str, str]] = Counter()
         self._examples: Counter[str] = Counter()
         self.count_writer = SqlWriter(engine, ShadowCount.__table__)  # type: ignore[arg-type]
@@ -50,11 +51,12 @@ class ShadowScorer:
     def offer(self, comment: Comment, site: str | None, verdict: Verdict, probability: float, version: str) -> None:
         """Queue a served check for the shadow model (when one is set and the sample picks it)."""
         model = self.model
-        if model is None or random.random() >= self.sample:
+        if model is None or random.random() >= self.sample:  # nosec B311  # sampling, not security
             return
         if self._pid != os.getpid():
             self._pid = os.getpid()
-            threading.Thread(target=self._run, name="spamfilter-shadow", daemon=True).start()
+            self._thread = threading.Thread(target=self._run, name="spamfilter-shadow", daemon=True)
+            self._thread.start()
         if len(self._queue) >= QUEUE_SIZE:
             self.metrics.shadow.labels("dropped").inc()
             return
@@ -126,6 +128,9 @@ class ShadowScorer:
     def close(self) -> None:
         """Score what is queued, write the counts and stop."""
         self._stop.set()
+        self._wake.set()
+        if self._thread is not None and self._thread.is_alive() and self._pid == os.getpid():
+            self._thread.join(timeout=10)  # a batch it is scoring must be counted before the flush
         while self._queue:
             self.score_queued()
         self.flush_counts()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from spamfilter.comment import CONTEXT_FIELDS, Comment
 MAX_CONTENT_CHARS = 100_000
 MAX_FIELD_CHARS = 2_000
 MAX_JSON_DEPTH = 20
+_SPACED_COLON = re.compile(rb'"[ \t\n\r]+:')  # a key's end, then space, then its colon
 # The context a check accepts: the corpus fields less `created_at` (the check's own time is now).
 CONTEXT = tuple(name for name in CONTEXT_FIELDS if name != "created_at")
 COMMENT_FIELDS = ("content", *CONTEXT, "comment_id")
@@ -47,7 +49,18 @@ def json_body(request: Request) -> dict[str, Any]:
     """The body as a JSON object: 415 when it is not JSON, 400 when it does not parse."""
     if not request.is_json:
         raise UnsupportedMediaTypeError("send the body as application/json")
-    return loads_body(request.get_data(cache=False))
+    return loads_body(request_body(request))
+
+
+def request_body(request: Request, cache: bool = False) -> bytes:
+    """The body; 413 when over the limit, also when streamed (chunked) without a Content-Length."""
+    raw = request.get_data(cache=cache)
+    limit = request.max_content_length
+    # Werkzeug stops reading a streamed body at the limit without a word: look for a byte more.
+    streamed = request.content_length is None and limit is not None and len(raw) >= limit
+    if streamed and request.environ["wsgi.input"].read(1):
+        raise PayloadTooLargeError(f"request body larger than {limit} bytes")
+    return raw
 
 
 def loads_body(raw: bytes) -> dict[str, Any]:
@@ -58,9 +71,36 @@ def loads_body(raw: bytes) -> dict[str, Any]:
         body = _explain(raw)
     if not isinstance(body, dict):
         raise ValidationError("the body must be a JSON object")
-    if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+    depth = _depth(body, MAX_JSON_DEPTH)
+    if depth > MAX_JSON_DEPTH:
         raise ValidationError(f"the body is nested more than {MAX_JSON_DEPTH} levels deep")
+    # Both parsers keep the last of repeated keys; refuse them instead, so no reader of the body
+    # sees another comment. Each key is followed by `":` (or by space and `:`), so when the count
+    # of `":` equals the keys parsed, and no `"` is followed by space and `:`, no key was repeated.
+    keys = len(body) if depth <= 2 else _count_keys(body)
+    if raw.count(b'":') != keys or _SPACED_COLON.search(raw):
+        json.loads(raw, object_pairs_hook=_unique_keys)
     return body
+
+
+def _count_keys(value: Any) -> int:
+    stack, keys = [value], 0
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            keys += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return keys
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        repeated = next(k for i, (k, _) in enumerate(pairs) if any(k == other for other, _ in pairs[:i]))
+        raise ApiError(f"the body is not valid JSON: the key {repeated[:64]!r} appears twice in one object")
+    return found
 
 
 def _explain(raw: bytes) -> Any:

@@ -162,3 +162,11 @@ def site_comments(seed: int, count: int) -> list[tuple[str, int]]:
         )
         comments.append((words, int(spam)))
     return comments
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """After the run: how many examples, fuzzed requests and table rows the bad-input tests tried."""
+    from tests.tally import summary
+
+    for line in summary():
+        terminalreporter.write_line(line)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from spamfilter.artifact import sha256_of
-from spamfilter.comment import Comment, parse_label
+from spamfilter.comment import CONTEXT_FIELDS, Comment, parse_label
 
 YOUTUBE_HEADER = ["COMMENT_ID", "AUTHOR", "DATE", "CONTENT", "CLASS"]
 SMS_FILE = "SMSSpamCollection"
@@ -78,7 +78,16 @@ def _check_text(text: str) -> str:
         raise ValueError("empty text")
     if len(text) > MAX_TEXT_CHARS:
         raise ValueError(f"text longer than {MAX_TEXT_CHARS} characters")
+    _check_unicode("text", text)
     return text
+
+
+def _check_unicode(name: str, value: str | None) -> None:
+    if value and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate from a JSON \u escape: reports could not be written
+            raise ValueError(f"{name} is not valid Unicode (a lone surrogate)") from None
 
 
 def _read_youtube(handle: TextIO, report: FileReport) -> None:
@@ -128,6 +137,8 @@ def _labelled_records(handle: TextIO, report: FileReport) -> Iterator[tuple[int,
                     yield number, json.loads(raw)
                 except json.JSONDecodeError as exc:
                     yield number, ValueError(f"invalid JSON: {exc.msg}")
+                except (ValueError, RecursionError) as exc:  # an integer of over 4,300 digits; deep nesting
+                    yield number, ValueError(f"invalid JSON: {str(exc)[:100]}")
         return
     reader = csv.DictReader(handle)
     if not reader.fieldnames or "text" not in reader.fieldnames or "label" not in reader.fieldnames:
@@ -150,6 +161,8 @@ def _read_labelled(handle: TextIO, report: FileReport) -> None:
                 raise ValueError("more fields than the header names")
             comment = Comment.from_mapping(record)
             _check_text(comment.text)
+            for name in CONTEXT_FIELDS:
+                _check_unicode(name, getattr(comment, name))
             label = parse_label(record.get("label"))
             group = comment.site or "labels"
             report.rows.append(LabelledComment(comment, label, "labels", group, f"{report.path}:{number}"))

@@ -9,7 +9,7 @@ from service.db import Base
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
-assert url, "sqlalchemy.url must be set by service.db.upgrade"
+assert url, "sqlalchemy.url must be set by service.db.upgrade"  # nosec B101  # a wiring check, not a guard
 
 engine = create_engine(url)
 with engine.connect() as connection:

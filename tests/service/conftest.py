@@ -140,6 +140,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _metrics_dir(tmp: Path) -> Path:
+    path = tmp / "metrics"
+    path.mkdir(exist_ok=True)
+    return path
+
+
 class LiveServer:
     """`spamfilter serve` in a subprocess, with its own database and Redis prefix."""
 
@@ -152,7 +158,8 @@ class LiveServer:
             "REDIS_URL": REDIS_TEST_URL,
             "SPAMFILTER_REDIS_PREFIX": redis_prefix,
             "SPAMFILTER_LOG_LEVEL": "WARNING",
-            "PROMETHEUS_MULTIPROC_DIR": str(tmp),
+            # Its own directory: Prometheus reads every *.db file there, the SQLite database included.
+            "PROMETHEUS_MULTIPROC_DIR": str(_metrics_dir(tmp)),
             **(env or {}),
         }
         self.log_path = tmp / "server.log"
@@ -219,3 +226,21 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
     client.close()
+
+
+# Fuzzing sends thousands of requests, many without a key: the rate limits would answer them.
+NO_RATE_LIMITS = {"SPAMFILTER_RATE_LIMIT_PER_KEY": 0, "SPAMFILTER_RATE_LIMIT_PER_IP": 0}
+
+
+@pytest.fixture(scope="module")
+def unlimited_app(database_url: str) -> Iterator[Flask]:
+    """The app without rate limits, for property tests and fuzzing (module-scoped, as hypothesis needs)."""
+    app = make_app(database_url, **NO_RATE_LIMITS)
+    yield app
+    close_app(app)
+
+
+@pytest.fixture(scope="module")
+def unlimited_auth(unlimited_app: Flask) -> dict[str, str]:
+    """A bearer header with a valid key for `unlimited_app`."""
+    return {"Authorization": f"Bearer {new_key(unlimited_app)}"}
