@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from spamfilter.artifact import ModelLoadError
 from spamfilter.bulk import InputError, score_csv
-from spamfilter.cli_common import DATA_ENV, MODEL_OPTION, load_or_fail, safe_url, say, sessions
+from spamfilter.cli_common import DATA_ENV, MODEL_OPTION, database, load_or_fail, safe_url, say, sessions
 from spamfilter.cli_models import models, retrain
 
 
@@ -210,17 +210,9 @@ def serve(bind: str, workers: int, threads: int) -> None:
 @main.command()
 def migrate() -> None:
     """Bring the database schema up to date (serve does this too)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from service.config import load_settings
-    from service.db import upgrade
-
-    url = load_settings()["DATABASE_URL"]
-    try:
-        upgrade(url)
-    except SQLAlchemyError as exc:
-        raise click.ClickException(f"cannot reach the database {safe_url(url)}: {exc.__class__.__name__}") from exc
-    say(f"database schema is current ({safe_url(url)})")
+    engine = database()
+    say(f"database schema is current ({safe_url(str(engine.url))})")
+    engine.dispose()
 
 
 @main.command()

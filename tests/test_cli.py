@@ -127,3 +127,11 @@ def test_bad_input_is_one_clear_line(
 def test_help_lists_commands(runner: CliRunner) -> None:
     result = runner.invoke(main, ["--help"])
     assert all(command in result.output for command in ("train", "evaluate", "score"))
+
+
+def test_migrate_says_where_and_hides_the_password(runner: CliRunner, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    result = runner.invoke(main, ["migrate"], env={"DATABASE_URL": url})
+    assert result.exit_code == 0 and f"database schema is current ({url})" in result.output
+    down = runner.invoke(main, ["migrate"], env={"DATABASE_URL": "postgresql+psycopg://u:secretpw@127.0.0.1:1/x"})
+    assert down.exit_code == 1 and "cannot reach the database" in down.output and "secretpw" not in down.output
