@@ -21,6 +21,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def stored_time(value: dt.datetime) -> dt.datetime:
+    """A time read back from the store, aware (SQLite returns naive ones; every stored time is UTC)."""
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
 class Base(DeclarativeBase):
     """Declarative base of the service's tables."""
 

@@ -11,15 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from service.db import Label, StoredCheck
+from service.db import Label, StoredCheck, stored_time
 
 CHUNK_ROWS = 5000
 LABEL_FIELDS = ("id", "site", "text", "author", "author_url", "permalink", "type", "lang", "label", "source")
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns; every stored time is UTC.
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def iter_labels(
@@ -36,7 +31,7 @@ def iter_labels(
             rows = session.execute(query.order_by(Label.id).limit(chunk)).all()
         if not rows:
             return
-        yield [{**dict(zip(LABEL_FIELDS, row[:-1], strict=True)), "updated_at": _aware(row[-1])} for row in rows]
+        yield [{**dict(zip(LABEL_FIELDS, row[:-1], strict=True)), "updated_at": stored_time(row[-1])} for row in rows]
         last = rows[-1][0]
 
 
@@ -60,7 +55,7 @@ def holdout_cutoffs(
             )
             newest_first = query.order_by(Label.updated_at.desc(), Label.id.desc()).offset(held - 1).limit(1)
             when, label_id = session.execute(newest_first).one()
-            cutoffs[site] = (_aware(when), int(label_id))
+            cutoffs[site] = (stored_time(when), int(label_id))
     return cutoffs
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.apikeys import KeyInfo, authenticate_bearer
-from service.db import Label, StoredCheck, get_session
+from service.db import Label, StoredCheck, get_session, stored_time
 from service.errors import NotFoundError, PayloadTooLargeError, UnavailableError, ValidationError
 from service.labels import label_history, record_label, undo_label
 from service.metrics import get_metrics
@@ -59,7 +59,7 @@ def _time(name: str) -> dt.datetime | None:
 
 
 def _utc(value: dt.datetime) -> str:
-    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+    return stored_time(value).isoformat()
 
 
 def valid_check_id(check_id: object) -> bool:

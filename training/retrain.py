@@ -57,10 +57,24 @@ def _score(model: LeanScorer, thresholds: Thresholds, comments: list[Comment]) -
     return probabilities, [thresholds.verdict(p).value for p in probabilities.tolist()]
 
 
-def score_both(current: LoadedModel, trained: TrainedModel, comments: list[Comment]) -> Scored:
+@dataclass(frozen=True)
+class Pair:
+    """The current model and the candidate, each with its lean scorer and thresholds."""
+
+    current: LoadedModel
+    scorer: LeanScorer  # the candidate's, built once: it indexes the whole vocabulary
+    thresholds: Thresholds
+
+    @classmethod
+    def of(cls, current: LoadedModel, trained: TrainedModel) -> Pair:
+        """Pair the current model with a freshly trained candidate."""
+        return cls(current, LeanScorer(trained.model), trained.thresholds)
+
+
+def score_both(pair: Pair, comments: list[Comment]) -> Scored:
     """Score comments with the current model and the candidate."""
-    p_cur, v_cur = _score(current.scorer, current.thresholds, comments)
-    p_new, v_new = _score(LeanScorer(trained.model), trained.thresholds, comments)
+    p_cur, v_cur = _score(pair.current.scorer, pair.current.thresholds, comments)
+    p_new, v_new = _score(pair.scorer, pair.thresholds, comments)
     return Scored(p_cur, p_new, v_cur, v_new)
 
 
@@ -100,9 +114,9 @@ def _verdict_matrix(scored: Scored) -> dict[str, int]:
     return {f"{a}→{b}": n for (a, b), n in sorted(pairs.items())}
 
 
-def evaluate_held_back(current: LoadedModel, trained: TrainedModel, held_back: list[LabelledComment]) -> dict[str, Any]:
+def evaluate_held_back(pair: Pair, held_back: list[LabelledComment]) -> dict[str, Any]:
     """Both models on the held-back labels: overall, per site, the curves' inputs, and changed verdicts."""
-    scored = score_both(current, trained, [r.comment for r in held_back])
+    scored = score_both(pair, [r.comment for r in held_back])
     labels = np.array([r.label for r in held_back], dtype=int)
     sites = [r.group for r in held_back]
     per_site = {}
@@ -130,10 +144,10 @@ def evaluate_held_back(current: LoadedModel, trained: TrainedModel, held_back: l
     }
 
 
-def evaluate_traffic(current: LoadedModel, trained: TrainedModel, checks: list[dict[str, Any]]) -> dict[str, Any]:
+def evaluate_traffic(pair: Pair, checks: list[dict[str, Any]]) -> dict[str, Any]:
     """Both models on recently kept live comments (unlabelled): how verdicts would move."""
     comments = [Comment.from_mapping(c) for c in checks]
-    scored = score_both(current, trained, comments)
+    scored = score_both(pair, comments)
     rows = [{"site": c.get("site"), "text": c["text"], "check_id": c.get("id")} for c in checks]
     return {"n": len(checks), "verdict_changes": _verdict_matrix(scored), "changed": _changed(rows, scored)}
 
@@ -168,12 +182,13 @@ def compare(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The card's comparison (what the gate reads) and the stored evaluation (what the report draws)."""
     log(f"scoring {len(held_back)} held-back labels and {len(traffic)} recent checks with both models...")
-    held = evaluate_held_back(current, trained, held_back)
+    pair = Pair.of(current, trained)
+    held = evaluate_held_back(pair, held_back)
     evaluation = {
         "against": current.version,
         "held_back": held,
         "held_back_dropped_as_near_duplicates": dropped,
-        "traffic": evaluate_traffic(current, trained, traffic),
+        "traffic": evaluate_traffic(pair, traffic),
         "labels": labels,
     }
     comparison = {
